@@ -1,0 +1,156 @@
+"""Reading and writing CoNLL-style NER files (`token TAG` per line, blank line between sentences).
+
+The reader is strict about content and lenient about form: a malformed line, a tag outside the
+BIO tag set, or an empty or missing file is an error naming the file, the line and what was
+expected; CRLF line ends, a byte-order mark, tabs and trailing spaces are read as if absent.
+Nothing is dropped: every token of the file comes back, including tokens made only of
+zero-width characters, and entities that start with I- are kept as written (see `repair_iob2`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+_SEPARATOR = re.compile(r"[ \t]+")
+OUTSIDE = "O"
+
+
+class ConllError(ValueError):
+    """A CoNLL file that cannot be read as asked; the message names the file and line."""
+
+    def __init__(self, path: str | os.PathLike, line: int | None, message: str):
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: its tokens, one or more tag columns, and the line it starts on."""
+
+    tokens: tuple[str, ...]
+    columns: tuple[tuple[str, ...], ...]  # tag columns after the token, left to right
+    line: int
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The last column: the gold tag of a `token TAG` file, the prediction of a 3-column one."""
+        return self.columns[-1]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def bio_labels(types: Iterable[str]) -> list[str]:
+    """The label list of a BIO tag set, `O` first, then B-/I- per type in the given order."""
+    labels = [OUTSIDE]
+    for entity_type in types:
+        labels += [f"B-{entity_type}", f"I-{entity_type}"]
+    return labels
+
+
+def _check_tag(tag: str, types: frozenset[str] | None) -> str | None:
+    """Why `tag` is not a BIO tag over `types`, or None when it is."""
+    if tag == OUTSIDE:
+        return None
+    prefix, dash, entity_type = tag.partition("-")
+    if prefix not in ("B", "I") or not dash or not entity_type:
+        return "a BIO tag (O, B-TYPE or I-TYPE)"
+    if types is not None and entity_type not in types:
+        return "a tag over the types " + ", ".join(sorted(types))
+    return None
+
+
+def read_conll(
+    path: str | os.PathLike,
+    types: Iterable[str] | None = None,
+    n_columns: int | Sequence[int] = 2,
+) -> list[Sentence]:
+    """Read a CoNLL file into sentences, validating every line.
+
+    `n_columns` is the number of whitespace-separated fields a token line must have (or the
+    allowed numbers); every field after the token is a tag column checked against the BIO tag
+    set over `types` (any type when None).
+    """
+    path = Path(path)
+    allowed = {n_columns} if isinstance(n_columns, int) else set(n_columns)
+    frozen_types = frozenset(types) if types is not None else None
+    expected_form = " or ".join(
+        "'token TAG'" if n == 2 else f"'token {' '.join(['TAG'] * (n - 1))}'" for n in sorted(allowed)
+    )
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConllError(path, None, f"file not found: expected a CoNLL file of {expected_form} lines") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConllError(path, line, f"not valid UTF-8 ({error.reason}): expected UTF-8 text") from None
+
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    columns: list[list[str]] = []
+    start = 0
+    width = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip(" \t\r")
+        if not line:
+            if tokens:
+                sentences.append(Sentence(tuple(tokens), tuple(map(tuple, columns)), start))
+                tokens, columns, width = [], [], None
+            continue
+        fields = _SEPARATOR.split(line)
+        if len(fields) not in allowed:
+            raise ConllError(path, number, f"expected {expected_form}, got {len(fields)} field(s): {line!r}")
+        if width is not None and len(fields) != width:
+            raise ConllError(path, number, f"expected {width} fields as on the sentence's first line, got {len(fields)}")
+        for tag in fields[1:]:
+            problem = _check_tag(tag, frozen_types)
+            if problem:
+                raise ConllError(path, number, f"expected {problem}, got {tag!r}")
+        if not tokens:
+            start, width = number, len(fields)
+            columns = [[] for _ in fields[1:]]
+        tokens.append(fields[0])
+        for column, tag in zip(columns, fields[1:]):
+            column.append(tag)
+    if tokens:
+        sentences.append(Sentence(tuple(tokens), tuple(map(tuple, columns)), start))
+    if not sentences:
+        raise ConllError(path, None, f"file is empty: expected sentences of {expected_form} lines")
+    return sentences
+
+
+def repair_iob2(tags: Sequence[str]) -> tuple[list[str], int]:
+    """Turn an entity that starts with I- (after O or another type) into one that starts with B-.
+
+    MasakhaNER 1.0 holds about a dozen such entities. Under the conlleval convention they are
+    entities already, so repairing changes no conlleval score; under strict IOB2 they would be
+    dropped. Training labels and gold files scored in strict mode are repaired so that no
+    entity is lost. Returns the repaired tags and how many were repaired.
+    """
+    repaired, count, previous = [], 0, OUTSIDE
+    for tag in tags:
+        if tag.startswith("I-") and (previous == OUTSIDE or previous[2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+            count += 1
+        repaired.append(tag)
+        previous = tag
+    return repaired, count
+
+
+def write_conll(path: str | os.PathLike, tokens: Sequence[Sequence[str]], *columns: Sequence[Sequence[str]]) -> None:
+    """Write sentences as `token COL1 COL2 ...` lines, atomically (see `files.atomic_write`)."""
+    from .files import atomic_write
+
+    with atomic_write(path) as out:
+        for index, sentence in enumerate(tokens):
+            for position, token in enumerate(sentence):
+                out.write(" ".join([token, *(column[index][position] for column in columns)]) + "\n")
+            out.write("\n")

@@ -1,0 +1,177 @@
+"""The `nertransfer` command line: one subcommand per workflow step, heavy imports deferred.
+
+Rules in the Snakemake workflow call these subcommands; so can a person. `score` and `tables`
+never import torch, so they start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+DEFAULT_TYPES = ["DATE", "LOC", "ORG", "PER"]
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
+
+
+def _prepare_torch(threads: int | None = None) -> None:
+    """Cap torch's threads at what the job was given, and keep weight-loading progress bars out of logs."""
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def cmd_score(args) -> None:
+    from .metrics import score_files
+
+    result = score_files(args.gold, args.pred, args.types)
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def cmd_build_recipe(args) -> None:
+    _prepare_torch()
+    from .recipe import build_tiny_xlmr
+
+    build_tiny_xlmr(args.train_files, args.output, args.settings)
+
+
+def cmd_train(args) -> None:
+    _prepare_torch(args.threads)
+    from .train import train
+
+    train(args.checkpoint, args.train, args.dev, args.types, args.hyperparameters, args.output, args.state_dir, args.cell)
+
+
+def cmd_evaluate(args) -> None:
+    _prepare_torch(args.threads)
+    from .evaluate import evaluate
+
+    evaluate(args.model, args.test, args.types, args.predictions, args.metrics, args.max_length, args.batch_size, args.cell)
+
+
+def cmd_card(args) -> None:
+    from pathlib import Path
+
+    from .card import model_card
+    from .files import atomic_write
+
+    run = Path(args.run)
+    summary = json.loads((run / "train_config.json").read_text())
+    dev = json.loads((run / "dev_metrics.json").read_text())
+    test = json.loads(Path(args.test_metrics).read_text())
+    with atomic_write(args.output) as out:
+        out.write(model_card(summary, dev, test))
+
+
+def cmd_prefetch(args) -> None:
+    from huggingface_hub import snapshot_download
+
+    from .files import atomic_directory
+
+    with atomic_directory(args.output) as folder:
+        snapshot_download(args.hub, revision=args.revision, local_dir=folder,
+                          allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
+
+
+def cmd_tables(args) -> None:
+    from .tables import write_tables
+
+    write_tables(args.metrics, args.output_dir, args.types)
+
+
+def cmd_warm_server(args) -> None:
+    from .warm import serve
+
+    serve(args.socket, args.idle_seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nertransfer", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        sub.add_argument("--types", nargs="+", default=DEFAULT_TYPES, help="entity types of the BIO tag set")
+        return sub
+
+    sub = command("score", cmd_score, "score a CoNLL prediction file; print precision, recall, F1 as JSON")
+    sub.add_argument("--gold", help="gold `token TAG` file (omit for a `token GOLD PRED` file)")
+    sub.add_argument("--pred", required=True, help="`token PRED` file aligned with GOLD, or `token GOLD PRED`")
+
+    sub = command("build-recipe", cmd_build_recipe, "build the offline tiny-xlmr starting checkpoint")
+    sub.add_argument("--train-files", nargs="+", required=True)
+    sub.add_argument("--settings", type=_json, default={}, help="recipe settings as JSON")
+    sub.add_argument("--output", required=True)
+
+    sub = command("train", cmd_train, "fine-tune one cell and write its model, epochs and dev metrics")
+    sub.add_argument("--checkpoint", required=True, help="folder or hub id to start from")
+    sub.add_argument("--train", required=True)
+    sub.add_argument("--dev", required=True)
+    sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.config resolves it")
+    sub.add_argument("--cell", type=_json, default={}, help="the cell's axes as JSON, recorded with the results")
+    sub.add_argument("--output", required=True)
+    sub.add_argument("--state-dir", help="where the resumable per-epoch state lives (default: OUTPUT.state)")
+    sub.add_argument("--threads", type=int)
+
+    sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it")
+    sub.add_argument("--model", required=True)
+    sub.add_argument("--test", required=True)
+    sub.add_argument("--predictions", required=True, help="CoNLL file to write: token gold predicted")
+    sub.add_argument("--metrics", required=True, help="JSON file to write")
+    sub.add_argument("--max-length", type=int, default=128)
+    sub.add_argument("--batch-size", type=int, default=256)
+    sub.add_argument("--cell", type=_json, default={})
+    sub.add_argument("--threads", type=int)
+
+    sub = command("card", cmd_card, "write a cell's model card with dev and test metrics")
+    sub.add_argument("--run", required=True, help="the cell's training folder")
+    sub.add_argument("--test-metrics", required=True)
+    sub.add_argument("--output", required=True)
+
+    sub = command("prefetch", cmd_prefetch, "download a hub checkpoint (at a pinned revision) for offline jobs")
+    sub.add_argument("--hub", required=True, help="hub id, e.g. FacebookAI/xlm-roberta-base")
+    sub.add_argument("--revision", help="commit, tag or branch (default: main)")
+    sub.add_argument("--output", required=True)
+
+    sub = command("warm-server", cmd_warm_server, "serve train/evaluate/build-recipe jobs from a process with torch imported")
+    sub.add_argument("--socket", required=True, help="Unix socket path; jobs find it in $NERTRANSFER_WARM_SOCKET")
+    sub.add_argument("--idle-seconds", type=float, default=120.0, help="exit after this long without a job")
+
+    sub = command("tables", cmd_tables, "aggregate evaluation metrics into CSV, Markdown, LaTeX tables and heatmaps")
+    sub.add_argument("--metrics", nargs="+", required=True)
+    sub.add_argument("--output-dir", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from .config import ConfigError
+    from .conll import ConllError
+
+    from .warm import run_in_server
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    status = run_in_server(argv)  # a job of a local workflow run: hand it to the warm server
+    if status is not None:
+        sys.exit(status)
+    args = build_parser().parse_args(argv)
+
+    try:
+        args.handler(args)
+    except (ConllError, ConfigError) as error:
+        sys.exit(f"nertransfer {args.command}: error: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Loading a token-classification model and predicting one BIO tag for every word.
+
+The same functions serve a hub checkpoint, a local folder and the offline recipe: the model is
+loaded with AutoTokenizer / AutoModelForTokenClassification and nothing else. Prediction sorts
+windows by length and runs them in large batches under inference mode, then maps the logits of
+each word's first subword back to the word.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .encoding import IGNORE, Window, encode, length_grouped_batches
+
+
+def load_model(path: str, labels: Sequence[str] | None = None):
+    """Tokenizer and model from a folder or hub id; with `labels`, a fresh classification head if needed."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    options = {}
+    if labels is not None:
+        options = dict(
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            ignore_mismatched_sizes=True,  # a model fine-tuned on other labels gets a new head
+        )
+    model = AutoModelForTokenClassification.from_pretrained(path, **options)
+    return tokenizer, model
+
+
+def collate(windows: Sequence[Window], pad_id: int, labels: Sequence[Sequence[int]] | None = None) -> dict:
+    """Pad a batch to its longest window (dynamic padding); labels sit on each word's first subword."""
+    width = max(len(window) for window in windows)
+    input_ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(windows), width), dtype=torch.long)
+    for row, window in enumerate(windows):
+        input_ids[row, : len(window)] = torch.tensor(window.input_ids)
+        attention[row, : len(window)] = 1
+    batch = {"input_ids": input_ids, "attention_mask": attention}
+    if labels is not None:
+        targets = torch.full((len(windows), width), IGNORE, dtype=torch.long)
+        for row, (window, window_labels) in enumerate(zip(windows, labels)):
+            targets[row, window.word_starts] = torch.tensor(window_labels)
+        batch["labels"] = targets
+    return batch
+
+
+@torch.inference_mode()
+def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_length: int, batch_size: int = 256) -> list[list[str]]:
+    """One predicted tag per word of every sentence, long sentences split into windows."""
+    model.eval()
+    device = next(model.parameters()).device
+    id2label = model.config.id2label
+    windows = encode(tokenizer, sentences, max_length)
+    tags: list[list[str | None]] = [[None] * len(words) for words in sentences]
+    for batch in length_grouped_batches([len(w) for w in windows], batch_size):
+        members = [windows[i] for i in batch]
+        inputs = {k: v.to(device) for k, v in collate(members, tokenizer.pad_token_id).items()}
+        best = model(**inputs).logits.argmax(-1).cpu().tolist()
+        for window, row in zip(members, best):
+            for offset, start in enumerate(window.word_starts):
+                tags[window.sentence][window.first_word + offset] = id2label[row[start]]
+    missing = sum(tag is None for sentence in tags for tag in sentence)
+    assert not missing, f"{missing} words got no prediction"  # encode() gives every word a subword
+    return tags  # type: ignore[return-value]

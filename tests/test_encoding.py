@@ -1,0 +1,65 @@
+"""Words to subword windows: one label position per word, long sentences split, nothing dropped."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from nertransfer.encoding import encode, length_grouped_batches
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_checkpoint):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_checkpoint)
+
+
+def covered_words(windows, sentence):
+    return [w.first_word + i for w in windows if w.sentence == sentence for i in range(len(w.word_starts))]
+
+
+def test_each_word_is_labelled_on_its_first_subword(tokenizer):
+    words = ["Gwamnatin", "Najeriya", "ta", "ce"]
+    (window,) = encode(tokenizer, [words], max_length=64)
+    assert window.input_ids[0] == tokenizer.cls_token_id and window.input_ids[-1] == tokenizer.sep_token_id
+    for index, start in enumerate(window.word_starts):
+        assert window.input_ids[start] == tokenizer(words[index], add_special_tokens=False)["input_ids"][0]
+
+
+def test_long_sentences_are_split_into_windows_not_truncated(tokenizer):
+    words = ["Gwamnatin", "Najeriya", "ta", "ce", "za", "a", "biya"] * 30
+    windows = encode(tokenizer, [words], max_length=16)
+    assert len(windows) > 1
+    assert all(len(w) <= 16 for w in windows)
+    assert covered_words(windows, 0) == list(range(len(words)))
+
+
+def test_a_word_with_no_subword_is_encoded_as_unknown_not_dropped(tokenizer):
+    # The recipe's tokenizer gives a bare zero-width word at least a word-boundary piece; find
+    # any word it maps to nothing at all, as XLM-R's sentencepiece does with some of them.
+    empty = next(w for w in ["\u200b", "\ufe0f", "\u200e", "\u00ad", "\u2063"] if not tokenizer(w, add_special_tokens=False,)["input_ids"]) \
+        if any(not tokenizer(w, add_special_tokens=False)["input_ids"] for w in ["\u200b", "\ufe0f", "\u200e", "\u00ad", "\u2063"]) else None
+    words = ["Najeriya", "\u200b", "ta"]
+    (window,) = encode(tokenizer, [words], max_length=64)
+    assert len(window.word_starts) == 3
+    if empty is not None:
+        (window,) = encode(tokenizer, [["Najeriya", empty, "ta"]], max_length=64)
+        assert len(window.word_starts) == 3
+        assert window.input_ids[window.word_starts[1]] == tokenizer.unk_token_id
+
+
+def test_an_overlong_word_keeps_its_first_pieces(tokenizer):
+    windows = encode(tokenizer, [["a", "x" * 200, "b"]], max_length=8)
+    assert covered_words(windows, 0) == [0, 1, 2]
+    assert all(len(w) <= 8 for w in windows)
+
+
+def test_length_grouped_batches_cover_every_index_once():
+    lengths = [random.Random(i).randint(3, 90) for i in range(500)]
+    for shuffle in (None, random.Random(0)):
+        batches = length_grouped_batches(lengths, 32, shuffle)
+        assert sorted(i for b in batches for i in b) == list(range(500))
+    spread = max(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in length_grouped_batches(lengths, 32))
+    assert spread < 15  # sorted batches hold similar lengths

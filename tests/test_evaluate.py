@@ -1,0 +1,37 @@
+"""Zero-shot evaluation of a cell: every token predicted, predictions and metrics written."""
+
+from __future__ import annotations
+
+import json
+
+from nertransfer.conll import read_conll
+
+from conftest import TYPES, make_mini_corpus
+
+
+def test_evaluation_predicts_every_token_even_of_sentences_longer_than_the_model(tmp_path, tiny_checkpoint, mini_corpus):
+    from nertransfer.evaluate import evaluate
+    from nertransfer.train import train
+
+    from conftest import TINY_TRAINING
+
+    run = tmp_path / "train"
+    train(str(tiny_checkpoint), str(mini_corpus / "hau" / "train.txt"), str(mini_corpus / "hau" / "dev.txt"), TYPES,
+          {**TINY_TRAINING, "epochs": 1}, run)
+    test = mini_corpus / "luo" / "test.txt"
+    gold = read_conll(test, TYPES)
+    assert max(len(s) for s in gold) > 16 / 2  # with max_length 16 some sentences need several windows
+    metrics = evaluate(str(run / "model"), str(test), TYPES, tmp_path / "p.conll", tmp_path / "m.json", max_length=16,
+                       cell={"checkpoint": "tiny", "train_language": "hau", "seed": 1, "eval_language": "luo"})
+    predicted = read_conll(tmp_path / "p.conll", TYPES, n_columns=3)
+    assert [s.tokens for s in predicted] == [s.tokens for s in gold]
+    assert [s.columns[0] for s in predicted] == [s.tags for s in gold]
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert written == metrics
+    assert written["eval_language"] == "luo" and written["support"] > 0
+    assert {"precision", "recall", "f1", "support", "per_category", "strict"} <= set(written)
+    # the predictions file scores to the same numbers on its own
+    from nertransfer.metrics import score_files
+
+    rescored = score_files(None, str(tmp_path / "p.conll"), TYPES)
+    assert rescored["f1"] == written["f1"] and rescored["strict"] == written["strict"]

@@ -1,0 +1,81 @@
+"""Fine-tuning a cell: its outputs, reproducibility, and resuming after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import TINY_TRAINING, TYPES
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_checkpoint, mini_corpus):
+    from nertransfer.train import train
+
+    output = tmp_path_factory.mktemp("run") / "train"
+    train(str(tiny_checkpoint), str(mini_corpus / "hau" / "train.txt"), str(mini_corpus / "hau" / "dev.txt"),
+          TYPES, TINY_TRAINING, output, cell={"checkpoint": "tiny", "train_language": "hau", "seed": 1})
+    return output
+
+
+def test_a_cell_writes_model_epochs_metrics_config_and_card(trained):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    model = AutoModelForTokenClassification.from_pretrained(trained / "model")
+    AutoTokenizer.from_pretrained(trained / "model")
+    assert (trained / "model" / "model.safetensors").exists()
+    assert model.config.id2label[0] == "O" and len(model.config.id2label) == 9
+    epochs = [json.loads(line) for line in (trained / "epochs.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert {"train_loss", "dev_precision", "dev_recall", "dev_f1", "seconds"} <= set(epochs[0])
+    dev = json.loads((trained / "dev_metrics.json").read_text())
+    assert dev["f1"] == epochs[-1]["dev_f1"] and set(dev["per_category"]) == set(TYPES)
+    config = json.loads((trained / "train_config.json").read_text())
+    assert config["hyperparameters"] == TINY_TRAINING and config["train_language"] == "hau"
+    card = (trained / "model" / "README.md").read_text()
+    assert "| overall |" in card and "learning_rate: 0.005" in card
+    assert not (trained.parent / "train.state" / "resume.pt").exists()  # removed once the cell is done
+
+
+def test_the_same_cell_trained_twice_gives_the_same_metrics(trained, tmp_path, tiny_checkpoint, mini_corpus):
+    from nertransfer.train import train
+
+    again = train(str(tiny_checkpoint), str(mini_corpus / "hau" / "train.txt"), str(mini_corpus / "hau" / "dev.txt"),
+                  TYPES, TINY_TRAINING, tmp_path / "train")
+    assert again == json.loads((trained / "dev_metrics.json").read_text())
+    assert (tmp_path / "train" / "epochs.jsonl").read_text() != ""
+    first = [{k: v for k, v in json.loads(l).items() if k != "seconds"} for l in (trained / "epochs.jsonl").read_text().splitlines()]
+    second = [{k: v for k, v in json.loads(l).items() if k != "seconds"} for l in (tmp_path / "train" / "epochs.jsonl").read_text().splitlines()]
+    assert first == second
+
+
+def test_a_killed_fine_tune_resumes_from_its_last_epoch_with_the_same_result(tmp_path, tiny_checkpoint, mini_corpus):
+    hp = {**TINY_TRAINING, "epochs": 4}
+    args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
+            "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
+            "--hyperparameters", json.dumps(hp), "--threads", "1"]
+    subprocess.run([*args, "--output", str(tmp_path / "whole")], check=True, capture_output=True)
+
+    state = tmp_path / "cut.state" / "resume.pt"
+    job = subprocess.Popen([*args, "--output", str(tmp_path / "cut")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    epochs_seen = 0
+    for line in job.stdout:  # kill the job as soon as its first epoch is saved
+        epochs_seen += line.startswith('{"epoch"')
+        if epochs_seen and state.exists():
+            job.send_signal(signal.SIGKILL)
+            break
+    job.wait()
+    assert not (tmp_path / "cut").exists()  # a killed job leaves no output that looks complete
+    resumed = subprocess.run([*args, "--output", str(tmp_path / "cut")], check=True, capture_output=True, text=True).stdout
+    assert "resuming after epoch" in resumed
+    redone = [json.loads(l)["epoch"] for l in resumed.splitlines() if l.startswith('{"epoch"')]
+    assert redone and redone[0] >= 2  # epoch 1 was not trained again
+    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "seconds"} for l in p.read_text().splitlines()]
+    assert strip(tmp_path / "cut" / "epochs.jsonl") == strip(tmp_path / "whole" / "epochs.jsonl")
+    assert (tmp_path / "cut" / "dev_metrics.json").read_text() == (tmp_path / "whole" / "dev_metrics.json").read_text()

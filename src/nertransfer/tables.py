@@ -1,0 +1,137 @@
+"""Tables and heatmaps from the metrics of all evaluation cells (no torch).
+
+Every evaluation cell's metrics.json carries its own axes (checkpoint, train_language, seed,
+eval_language), so this module never parses paths. Scores are F1 x 100 (conlleval convention),
+averaged over seeds with their sample standard deviation (empty with a single seed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .files import atomic_write
+
+ROW_AXES = ["checkpoint", "train_language"]  # what identifies a fine-tuned model, seeds aside
+METRICS = ["precision", "recall", "f1"]
+
+
+def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> pd.DataFrame:
+    """One row per evaluation cell and category ('overall' first), scores x 100."""
+    rows = []
+    for path in files:
+        cell = json.loads(Path(path).read_text())
+        axes = {key: cell[key] for key in [*ROW_AXES, "seed", "eval_language"]}
+        for category, values in [("overall", cell), *((t, cell["per_category"].get(t)) for t in types)]:
+            if values is None:
+                continue
+            rows.append({**axes, "category": category, **{m: 100 * values[m] for m in METRICS}, "support": values["support"]})
+    return pd.DataFrame(rows)
+
+
+def matrix(frame: pd.DataFrame, category: str, statistic: str) -> pd.DataFrame:
+    """Checkpoint x training language rows, evaluation language columns, mean or std of F1 over seeds."""
+    subset = frame[frame["category"] == category]
+    grouped = subset.groupby([*ROW_AXES, "eval_language"])["f1"]
+    table = (grouped.mean() if statistic == "mean" else grouped.std()).unstack("eval_language")
+    return table[sorted(table.columns)]
+
+
+def in_language(frame: pd.DataFrame, types: Sequence[str]) -> pd.DataFrame:
+    """Each model on its own language: P, R, F1 overall and F1 per category, mean and std over seeds."""
+    own = frame[frame["train_language"] == frame["eval_language"]]
+    overall = own[own["category"] == "overall"].groupby(ROW_AXES)[METRICS].agg(["mean", "std"])
+    overall.columns = [f"{metric}_{statistic}" for metric, statistic in overall.columns]
+    per_type = own[own["category"].isin(types)].groupby([*ROW_AXES, "category"])["f1"].agg(["mean", "std"]).unstack("category")
+    per_type.columns = [f"{category}_f1_{statistic}" for statistic, category in per_type.columns]
+    return overall.join(per_type)
+
+
+def _mean_pm_std(table: pd.DataFrame) -> pd.DataFrame:
+    """Pair each `*_mean` column with its `*_std` as one 'mean ± std' text column, for reading."""
+    shown = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        if column.endswith("_mean"):
+            name = column[: -len("_mean")]
+            std = table[f"{name}_std"]
+            shown[name.replace("_f1", " F1").replace("f1", "F1")] = [f"{m:.2f}" + ("" if pd.isna(s) else f" ± {s:.2f}") for m, s in zip(table[column], std)]
+    return shown
+
+
+def _write(table: pd.DataFrame, stem: Path, caption: str, shown: pd.DataFrame | None = None) -> list[Path]:
+    """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table."""
+    shown = (table if shown is None else shown).rename_axis(index=[name.replace("_", " ") for name in table.index.names])
+    latex = shown.map(lambda value: value.replace("±", r"$\pm$") if isinstance(value, str) else value)
+    paths = [stem.with_suffix(ext) for ext in (".csv", ".md", ".tex")]
+    with atomic_write(paths[0]) as out:
+        table.round(4).to_csv(out)
+    with atomic_write(paths[1]) as out:
+        out.write(f"{caption}\n\n{shown.reset_index().to_markdown(index=False, floatfmt='.2f', missingval='–')}\n")
+    with atomic_write(paths[2]) as out:
+        out.write(latex.to_latex(float_format="%.2f", caption=caption.replace("±", r"$\pm$"), label=f"tab:{stem.name.replace('_', '-')}", na_rep="--"))
+    return paths
+
+
+def heatmap(table: pd.DataFrame, path: Path, title: str) -> Path:
+    """A PNG heatmap of a matrix table, each cell annotated with its value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, columns = table.shape
+    figure, axes = plt.subplots(figsize=(1.0 + 0.6 * columns, 1.0 + 0.4 * rows), dpi=120, layout="constrained")
+    image = axes.imshow(table.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    axes.set_xticks(range(columns), table.columns)
+    axes.set_yticks(range(rows), ["/".join(map(str, index)) if isinstance(index, tuple) else str(index) for index in table.index])
+    axes.set_xlabel("evaluation language")
+    axes.set_ylabel("checkpoint / training language")
+    for i in range(rows):
+        for j in range(columns):
+            value = table.iat[i, j]
+            if pd.notna(value):
+                axes.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 60 else "black", fontsize=7)
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, label="F1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial.png")
+    figure.savefig(partial)
+    plt.close(figure)
+    partial.replace(path)
+    return path
+
+
+def table_names(types: Sequence[str]) -> list[str]:
+    """The files `write_tables` writes, relative to its output folder (for the workflow's outputs)."""
+    names = ["cells.csv"]
+    for category in ["overall", *types]:
+        stem = "zero_shot" if category == "overall" else f"zero_shot_{category}"
+        names += [f"{stem}{ext}" for ext in (".csv", ".md", ".tex", ".png")]
+        names += [f"{stem}_std{ext}" for ext in (".csv", ".md", ".tex")]
+    return names + [f"in_language{ext}" for ext in (".csv", ".md", ".tex")]
+
+
+def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, types: Sequence[str]) -> list[Path]:
+    """Write every table (CSV, Markdown, LaTeX) and heatmap into `output_dir`; return the paths."""
+    output_dir = Path(output_dir)
+    frame = load_metrics(metric_files, types)
+    written = []
+    with atomic_write(output_dir / "cells.csv") as out:
+        frame.sort_values([*ROW_AXES, "seed", "eval_language", "category"]).round(4).to_csv(out, index=False)
+    written.append(output_dir / "cells.csv")
+    for category in ["overall", *types]:
+        stem = "zero_shot" if category == "overall" else f"zero_shot_{category}"
+        label = "F1" if category == "overall" else f"{category} F1"
+        for statistic in ("mean", "std"):
+            name = stem if statistic == "mean" else f"{stem}_std"
+            table = matrix(frame, category, statistic)
+            caption = f"Zero-shot {label} x 100 ({statistic} over seeds): rows checkpoint / training language, columns evaluation language."
+            written += _write(table, output_dir / name, caption)
+            if statistic == "mean":
+                written.append(heatmap(table, output_dir / f"{name}.png", f"Zero-shot {label} (mean over seeds)"))
+    table = in_language(frame, types)
+    written += _write(table, output_dir / "in_language", "In-language precision, recall and F1 x 100 (mean ± std over seeds).", _mean_pm_std(table))
+    return written

@@ -1,0 +1,166 @@
+"""Warm starts: run `nertransfer` jobs in a process that has already imported torch.
+
+Every Snakemake job is a process, and importing torch and transformers costs about 3.5 s on
+2 CPU cores: more than evaluating a tiny model on a test set. With a hundred evaluation cells in
+the default matrix that is most of the run. So for a local run the workflow starts this server
+once (`onstart`); a job's `nertransfer train|evaluate|build-recipe` process connects to its
+Unix socket and hands over its arguments, working directory, environment and standard streams;
+the server forks a child (torch already imported, no thread pool started yet) that runs the
+command and reports its exit status back. Each cell stays its own Snakemake job with its own
+inputs and outputs, so invalidation is unchanged. Without a server (a cluster node, a person at
+the shell) the command simply runs in its own process.
+
+If the job's process dies (Ctrl-C, kill), the server kills the child: no orphaned work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+SOCKET_VARIABLE = "NERTRANSFER_WARM_SOCKET"
+CHILD_VARIABLE = "NERTRANSFER_WARM_CHILD"
+WARM_COMMANDS = ("train", "evaluate", "build-recipe")
+_LENGTH = struct.Struct("!I")
+_STATUS = struct.Struct("!i")
+
+
+def _receive_exactly(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        data += chunk
+    return data
+
+
+def run_in_server(argv: Sequence[str]) -> int | None:
+    """Run a command in the warm server, if one is announced and answers; None means: run it here."""
+    path = os.environ.get(SOCKET_VARIABLE)
+    if not path or os.environ.get(CHILD_VARIABLE) or not argv or argv[0] not in WARM_COMMANDS:
+        return None
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(path)
+    except OSError:
+        connection.close()
+        return None
+    with connection:
+        request = json.dumps({"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        socket.send_fds(connection, [_LENGTH.pack(len(request))], [0, 1, 2])
+        connection.sendall(request)
+        try:
+            return _STATUS.unpack(_receive_exactly(connection, _STATUS.size))[0]
+        except ConnectionError:
+            return 1  # the server went away mid-job; the job failed and Snakemake says so
+
+
+def _run_child(request: dict, fds: list[int]) -> None:
+    """In the forked child: become the job's process, run the command, exit with its status."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    sys.stdin = os.fdopen(0, "r", closefd=False)
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.environ[CHILD_VARIABLE] = "1"
+    status = 0
+    try:
+        from .cli import main
+
+        main(request["argv"])
+    except SystemExit as exit:
+        if isinstance(exit.code, str):
+            print(exit.code, file=sys.stderr)
+        status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
+    """Listen on `path` and run each request in a forked child; exit after `idle_seconds` idle."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(64)  # bound before the slow imports: early jobs wait instead of falling back
+
+    import torch  # noqa: F401  the point of the server: these imports are paid once
+    import transformers.models.xlm_roberta.modeling_xlm_roberta  # noqa: F401
+    from transformers import AutoModelForTokenClassification, AutoTokenizer  # noqa: F401
+
+    from . import evaluate, recipe, train  # noqa: F401
+
+    running: dict[int, socket.socket] = {}  # child pid -> the job's connection
+
+    def stop(*_) -> None:
+        for pid in running:
+            os.kill(pid, signal.SIGKILL)
+        path.unlink(missing_ok=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    last_activity = time.monotonic()
+    while True:
+        readable, _, _ = select.select([listener, *running.values()], [], [], 0.2)
+        for connection in readable:
+            if connection is listener:
+                accepted, _ = listener.accept()
+                try:
+                    message, fds, _, _ = socket.recv_fds(accepted, _LENGTH.size, 3)
+                    request = json.loads(_receive_exactly(accepted, _LENGTH.unpack(message)[0]))
+                except (ConnectionError, ValueError, struct.error):
+                    accepted.close()
+                    continue
+                pid = os.fork()
+                if pid == 0:
+                    listener.close()
+                    for other in running.values():
+                        other.close()
+                    accepted.close()
+                    _run_child(request, fds)
+                for fd in fds:
+                    os.close(fd)
+                running[pid] = accepted
+            else:  # a job's process closed its end: it was killed, so kill its child
+                pid = next(p for p, c in running.items() if c is connection)
+                os.kill(pid, signal.SIGKILL)
+        while running:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            connection = running.pop(pid)
+            try:
+                connection.sendall(_STATUS.pack(os.waitstatus_to_exitcode(status)))
+            except OSError:
+                pass
+            connection.close()
+        if running:
+            last_activity = time.monotonic()
+        elif time.monotonic() - last_activity > idle_seconds:
+            path.unlink(missing_ok=True)
+            return

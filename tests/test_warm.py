@@ -1,0 +1,87 @@
+"""Warm starts: jobs handed to a server that has imported torch give the same results, and die with their job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import TINY_TRAINING
+
+
+@pytest.fixture
+def server(tmp_path):
+    socket_path = tmp_path / "socket"
+    process = subprocess.Popen([sys.executable, "-m", "nertransfer", "warm-server", "--socket", str(socket_path),
+                                "--idle-seconds", "60"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while not socket_path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    yield socket_path
+    process.terminate()
+    process.wait(timeout=10)
+    assert not socket_path.exists()
+
+
+def nertransfer(*args, socket=None, **options):
+    env = {k: v for k, v in os.environ.items() if k != "NERTRANSFER_WARM_SOCKET"}
+    if socket:
+        env["NERTRANSFER_WARM_SOCKET"] = str(socket)
+    return subprocess.run([sys.executable, "-m", "nertransfer", *map(str, args)], env=env, capture_output=True, text=True, **options)
+
+
+def train_args(checkpoint, corpus, output):
+    return ["train", "--checkpoint", checkpoint, "--train", corpus / "hau" / "train.txt", "--dev", corpus / "hau" / "dev.txt",
+            "--hyperparameters", json.dumps({**TINY_TRAINING, "epochs": 1}), "--threads", "1", "--output", output]
+
+
+def test_a_warm_job_gives_the_same_results_as_a_cold_one(server, tmp_path, tiny_checkpoint, mini_corpus):
+    cold = nertransfer(*train_args(tiny_checkpoint, mini_corpus, tmp_path / "cold"))
+    warm = nertransfer(*train_args(tiny_checkpoint, mini_corpus, tmp_path / "warm"), socket=server)
+    assert cold.returncode == warm.returncode == 0, warm.stderr
+    assert '"epoch": 1' in warm.stdout  # the job's own stdout received the child's output
+    assert (tmp_path / "warm" / "dev_metrics.json").read_text() == (tmp_path / "cold" / "dev_metrics.json").read_text()
+
+    test = mini_corpus / "luo" / "test.txt"
+    for name, socket in (("cold", None), ("warm", server)):
+        result = nertransfer("evaluate", "--model", tmp_path / "cold" / "model", "--test", test, "--max-length", "32",
+                             "--predictions", tmp_path / f"{name}.conll", "--metrics", tmp_path / f"{name}.json", socket=socket)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "warm.conll").read_text() == (tmp_path / "cold.conll").read_text()
+
+
+def test_a_failing_warm_job_reports_its_error_and_status(server, tmp_path):
+    result = nertransfer("evaluate", "--model", tmp_path, "--test", tmp_path / "missing.txt", "--predictions",
+                         tmp_path / "p", "--metrics", tmp_path / "m", socket=server)
+    assert result.returncode == 1
+    assert "missing.txt: file not found" in result.stderr
+
+
+def test_killing_a_warm_job_kills_its_work(server, tmp_path, tiny_checkpoint, mini_corpus):
+    env = {**os.environ, "NERTRANSFER_WARM_SOCKET": str(server)}
+    args = train_args(tiny_checkpoint, mini_corpus, tmp_path / "killed")
+    args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 50})
+    job = subprocess.Popen([sys.executable, "-m", "nertransfer", *map(str, args)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert job.stdout.readline().startswith('{"epoch": 1')  # the child is at work
+    state = tmp_path / "killed.state" / "resume.pt"
+    while not state.exists():
+        time.sleep(0.01)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    time.sleep(0.5)
+    saved = state.stat().st_mtime
+    time.sleep(2.0)  # an epoch takes well under a second: a live child would have saved again
+    assert state.stat().st_mtime == saved
+    assert not (tmp_path / "killed").exists()
+
+
+def test_without_a_server_commands_run_in_their_own_process(tmp_path):
+    result = nertransfer("evaluate", "--model", tmp_path, "--test", tmp_path / "missing.txt", "--predictions",
+                         tmp_path / "p", "--metrics", tmp_path / "m", socket=tmp_path / "no-such-socket")
+    assert result.returncode == 1 and "missing.txt: file not found" in result.stderr

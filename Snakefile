@@ -1,0 +1,36 @@
+# nertransfer: cross-lingual NER transfer experiments.
+#   snakemake -j4 results/zero_shot.csv                       # the offline default (config/config.yaml)
+#   snakemake --profile slurm --configfile config/paper.yaml  # the NERTransfer study on a cluster
+# Rules live in workflow/rules/, one file per stage; logic lives in the nertransfer package.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/checkpoints.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        table_files(),
+
+
+onstart:
+    start_warm_server()
+
+
+onsuccess:
+    stop_warm_server()
+
+
+onerror:
+    stop_warm_server()

@@ -1,0 +1,183 @@
+"""The real Snakemake workflow on a reduced matrix: it runs, and reruns only invalidated cells.
+
+One real run (2 checkpoints x 2 languages x 1 seed, a tiny recipe, 1 epoch, real MasakhaNER
+sentences) is shared by the module; each test copies it (timestamps and Snakemake's metadata
+included), changes one thing and reads Snakemake's own dry-run plan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, make_mini_corpus
+
+pytestmark = pytest.mark.slow
+
+CONFIG = {
+    "datasets": {"mini": {"path": "data/{language}/{split}.txt", "languages": ["hau", "luo"], "types": ["DATE", "LOC", "ORG", "PER"]}},
+    "checkpoints": {
+        "mini": {"recipe": {"name": "tiny-xlmr", "vocab_size": 400, "hidden_size": 32, "layers": 1, "heads": 2, "seed": 0},
+                 "training": {"epochs": 1, "learning_rate": 0.005}},
+        "mini-b": {"recipe": {"name": "tiny-xlmr", "vocab_size": 400, "hidden_size": 32, "layers": 1, "heads": 2, "seed": 1},
+                   "training": {"epochs": 1, "learning_rate": 0.005}},
+    },
+    "experiment": {"dataset": "mini", "checkpoints": ["mini", "mini-b"], "seeds": [1]},
+    "training": {"batch_size": 16, "max_length": 64, "eval_batch_size": 64},
+}
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), *args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def plan(workdir: Path, *args: str) -> list[tuple[str, str]]:
+    """The (rule, wildcards) of every job a dry run would execute, read from Snakemake's output."""
+    out = snakemake(workdir, "-n", *args)
+    text = out.stdout + out.stderr
+    jobs, rule = [], None
+    for line in text.splitlines():
+        if match := re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip()):
+            rule = match.group(1)
+            jobs.append((rule, ""))
+        elif (match := re.match(r"^wildcards: (.*)$", line.strip())) and jobs:
+            jobs[-1] = (rule, match.group(1))
+    return jobs
+
+
+def counts(jobs) -> Counter:
+    return Counter(rule for rule, _ in jobs if rule != "all")
+
+
+def set_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow") / "done"
+    make_mini_corpus(workdir / "data", ("hau", "luo"), {"train": 60, "dev": 20, "test": 20})
+    set_config(workdir, CONFIG)
+    snakemake(workdir, "-j2", "results/zero_shot.csv")
+    return workdir
+
+
+@pytest.fixture
+def copy(finished, tmp_path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(finished, target, symlinks=True)  # copy2 keeps modification times
+    return target
+
+
+def test_the_run_writes_every_table_and_a_model_card_per_cell(finished):
+    import pandas as pd
+
+    table = pd.read_csv(finished / "results" / "zero_shot.csv", index_col=[0, 1])
+    assert table.shape == (4, 2) and list(table.columns) == ["hau", "luo"]
+    assert set(table.index) == {(c, l) for c in ("mini", "mini-b") for l in ("hau", "luo")}
+    for name in ("zero_shot.md", "zero_shot.tex", "zero_shot.png", "zero_shot_PER.csv", "in_language.md"):
+        assert (finished / "results" / name).stat().st_size > 0
+    card = (finished / "work" / "runs" / "mini" / "luo" / "seed1" / "README.md").read_text()
+    assert "## Dev set" in card and "## Test set" in card
+    assert (finished / "work" / "runs" / "mini" / "luo" / "seed1" / "train" / "model" / "model.safetensors").exists()
+
+
+def test_a_second_run_does_nothing(copy):
+    assert plan(copy) == []
+
+
+def test_editing_a_test_file_reruns_only_the_evaluations_on_that_language(copy):
+    test = copy / "data" / "luo" / "test.txt"
+    test.write_text(test.read_text() + "\nJii O\n")
+    jobs = plan(copy)
+    assert counts(jobs) == Counter({"evaluate": 4, "card": 2, "tables": 1})
+    assert all("language=luo" in w for r, w in jobs if r == "evaluate")
+
+
+def test_editing_a_training_file_reruns_only_that_languages_fine_tunes(copy):
+    train = copy / "data" / "hau" / "train.txt"
+    train.write_text(train.read_text() + "\nAbuja B-LOC\n")
+    jobs = plan(copy)
+    assert counts(jobs) == Counter({"train": 2, "evaluate": 4, "card": 2, "tables": 1})
+    assert all("/hau/" in w for r, w in jobs if r in ("train", "evaluate", "card"))
+
+
+def test_adding_a_seed_adds_only_the_new_cells(copy):
+    set_config(copy, {**CONFIG, "experiment": {**CONFIG["experiment"], "seeds": [1, 2]}})
+    jobs = plan(copy)
+    assert counts(jobs) == Counter({"train": 4, "evaluate": 8, "card": 4, "tables": 1})
+    assert all("seed2" in w for r, w in jobs if r in ("train", "evaluate", "card"))
+
+
+def test_adding_a_checkpoint_adds_only_its_cells(copy):
+    config = {**CONFIG, "checkpoints": {**CONFIG["checkpoints"], "mini-c": CONFIG["checkpoints"]["mini-b"]}}
+    config["experiment"] = {**CONFIG["experiment"], "checkpoints": ["mini", "mini-b", "mini-c"]}
+    set_config(copy, config)
+    jobs = plan(copy)
+    assert counts(jobs) == Counter({"build_recipe": 1, "train": 2, "evaluate": 4, "card": 2, "tables": 1})
+    assert all("mini-c" in w for r, w in jobs if r != "tables")
+
+
+def test_changing_one_checkpoints_hyperparameter_reruns_only_its_cells(copy):
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    config["checkpoints"]["mini-b"]["training"]["learning_rate"] = 0.001
+    set_config(copy, config)
+    jobs = plan(copy)
+    assert counts(jobs) == Counter({"train": 2, "evaluate": 4, "card": 2, "tables": 1})
+    assert all("cell=mini-b/" in w for r, w in jobs if r in ("train", "evaluate", "card"))
+
+
+def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
+    train = copy / "data" / "luo" / "train.txt"
+    train.write_text(train.read_text() + "\nJii O\n")
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(copy),
+               "--configfile", str(copy / "config.yaml"), "-j1", "results/zero_shot.csv"]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = copy / "work" / "logs" / "train" / "mini" / "luo" / "seed1.log"
+    deadline = time.time() + 120
+    while not (log.exists() and log.stat().st_mtime > train.stat().st_mtime) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert not (copy / "work" / "runs" / "mini" / "luo" / "seed1" / "train").exists()
+    jobs = plan(copy, "--rerun-incomplete")
+    assert ("train", "cell=mini/luo/seed1") in jobs
+
+
+def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
+    before = (copy / "results" / "zero_shot.csv").read_bytes()
+    test = copy / "data" / "luo" / "test.txt"
+    lines = test.read_text().splitlines()
+    lines[2] = lines[2].split(" ")[0] + " B-MISC"
+    test.write_text("\n".join(lines) + "\n")
+    result = snakemake(copy, "-j2", "--keep-going", "results/zero_shot.csv", check=False)
+    assert result.returncode != 0
+    log = (copy / "work" / "logs" / "evaluate" / "mini" / "hau" / "seed1" / "luo.log").read_text()
+    assert "data/luo/test.txt:3: expected a tag over the types DATE, LOC, ORG, PER, got 'B-MISC'" in log
+    assert (copy / "results" / "zero_shot.csv").read_bytes() == before
+    assert (copy / "work" / "runs" / "mini" / "hau" / "seed1" / "train" / "model" / "model.safetensors").exists()
+
+
+def test_a_config_typo_fails_before_any_job_naming_the_key(copy):
+    set_config(copy, {**CONFIG, "training": {**CONFIG["training"], "epoch": 3}})
+    result = snakemake(copy, "-n", check=False)
+    assert result.returncode != 0 and "'epoch' was unexpected" in result.stdout + result.stderr
+    set_config(copy, {**CONFIG, "experiment": {**CONFIG["experiment"], "train_languages": ["hau", "yor"]}})
+    result = snakemake(copy, "-n", check=False)
+    assert "config key 'experiment.train_languages': unknown language(s) 'yor'" in result.stdout + result.stderr

@@ -1,0 +1,51 @@
+# Starting checkpoints: built offline from a recipe, or downloaded once on the submit host.
+
+
+rule build_recipe:
+    # The recipe is a starting point like a downloaded model: it is rebuilt when its settings
+    # or the dataset's language list change, not when a training file is edited (ancient), so
+    # fixing one language's data reruns only that language's cells. Force: -R build_recipe.
+    input:
+        ancient([EXP.dataset.file(language, "train") for language in EXP.dataset.languages]),
+    output:
+        directory(f"{WORK}/checkpoints/{{recipe}}"),
+    params:
+        settings=lambda w: canonical_json(EXP.checkpoints[w.recipe].recipe),
+    wildcard_constraints:
+        recipe=_alternatives(RECIPES),
+    log:
+        f"{WORK}/logs/build_recipe/{{recipe}}.log",
+    localrule: True
+    threads: 2
+    shell:
+        "nertransfer build-recipe --train-files {input} --settings '{params.settings}' --output {output} > {log} 2>&1"
+
+
+rule prefetch_checkpoint:
+    output:
+        directory(f"{WORK}/checkpoints/{{hub}}"),
+    params:
+        repo=lambda w: EXP.checkpoints[w.hub].source,
+        revision=lambda w: EXP.checkpoints[w.hub].revision or "main",
+    wildcard_constraints:
+        hub=_alternatives(HUB),
+    log:
+        f"{WORK}/logs/prefetch/{{hub}}.log",
+    localrule: True
+    shell:
+        "nertransfer prefetch --hub {params.repo} --revision {params.revision} --output {output} > {log} 2>&1"
+
+
+rule prefetch_language_checkpoint:
+    output:
+        directory(f"{WORK}/checkpoints/{{template}}/{{language}}"),
+    params:
+        repo=lambda w: EXP.checkpoints[w.template].hub_id(w.language, EXP.dataset),
+        revision=lambda w: EXP.checkpoints[w.template].revision or "main",
+    wildcard_constraints:
+        template=_alternatives(HUB_PER_LANGUAGE),
+    log:
+        f"{WORK}/logs/prefetch/{{template}}/{{language}}.log",
+    localrule: True
+    shell:
+        "nertransfer prefetch --hub {params.repo} --revision {params.revision} --output {output} > {log} 2>&1"

@@ -1,0 +1,105 @@
+# Validate the config once and expand the matrix; every other rule file reads EXP and CELLS.
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from nertransfer.config import ConfigError, canonical_json, load_experiment
+from nertransfer.tables import table_names
+
+validate(config, "../schemas/config.schema.yaml")
+try:
+    EXP = load_experiment(config)
+except ConfigError as error:
+    raise WorkflowError(str(error))
+
+CELLS = {cell.id: cell for cell in EXP.cells()}
+WORK = EXP.work_dir
+RESULTS = EXP.results_dir
+TYPES = " ".join(EXP.dataset.types)
+RECIPES = [name for name, c in EXP.checkpoints.items() if c.kind == "recipe"]
+HUB = [name for name, c in EXP.checkpoints.items() if c.kind == "hub" and not c.per_language]
+HUB_PER_LANGUAGE = [name for name, c in EXP.checkpoints.items() if c.per_language]
+
+# The package's console script sits beside the Python running Snakemake; jobs find it there
+# even when the environment was not activated. Jobs never reach a hub: prefetch rules did.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def _alternatives(names):
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+wildcard_constraints:
+    cell=_alternatives(CELLS),
+    language=_alternatives(EXP.dataset.languages),
+
+
+def cell_axes(cell, **extra):
+    """The cell's axes as JSON for the command line; recorded in every metrics file."""
+    return canonical_json({**cell.axes(), **extra})
+
+
+def evaluation_languages(cell):
+    """Every configured evaluation language, and always the training language itself."""
+    languages = list(EXP.eval_languages)
+    return languages if cell.train_language in languages else [*languages, cell.train_language]
+
+
+def metrics_files():
+    return [
+        f"{WORK}/runs/{cell_id}/eval/{language}/metrics.json"
+        for cell_id, cell in CELLS.items()
+        for language in evaluation_languages(cell)
+    ]
+
+
+def card_files():
+    return [f"{WORK}/runs/{cell_id}/README.md" for cell_id in CELLS]
+
+
+def table_files():
+    return [f"{RESULTS}/{name}" for name in table_names(EXP.dataset.types)]
+
+
+WARM_SERVER = {}
+
+
+def start_warm_server():
+    """For a local run, start one process that has imported torch, and let jobs fork from it.
+
+    Each job saves the ~3.5 s torch/transformers import (see nertransfer.warm); jobs stay
+    separate Snakemake jobs. Off on cluster executors and with `warm_start: false`.
+    """
+    if not config.get("warm_start", True) or not workflow.local_exec:
+        return
+    import subprocess
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="nertransfer-warm-")
+    socket_path = os.path.join(folder, "socket")
+    os.makedirs(f"{WORK}/logs", exist_ok=True)
+    with open(f"{WORK}/logs/warm_server.log", "w") as log:
+        WARM_SERVER["process"] = subprocess.Popen(
+            [sys.executable, "-m", "nertransfer", "warm-server", "--socket", socket_path, "--idle-seconds", "600"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while not os.path.exists(socket_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.environ["NERTRANSFER_WARM_SOCKET"] = socket_path
+
+
+def stop_warm_server():
+    process = WARM_SERVER.pop("process", None)
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=30)
+        os.environ.pop("NERTRANSFER_WARM_SOCKET", None)

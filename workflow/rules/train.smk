@@ -1,0 +1,32 @@
+# Fine-tuning: one job per cell (checkpoint x training language x seed).
+
+
+def train_inputs(wildcards):
+    cell = CELLS[wildcards.cell]
+    inputs = {
+        "train": EXP.dataset.file(cell.train_language, "train"),
+        "dev": EXP.dataset.file(cell.train_language, "dev"),
+    }
+    if EXP.checkpoints[cell.checkpoint].kind != "path":
+        inputs["checkpoint"] = EXP.checkpoint_dir(cell)
+    return inputs
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        directory(f"{WORK}/runs/{{cell}}/train"),
+    params:
+        checkpoint=lambda w: EXP.checkpoint_dir(CELLS[w.cell]),
+        hyperparameters=lambda w: canonical_json(EXP.hyperparameters(CELLS[w.cell])),
+        cell=lambda w: cell_axes(CELLS[w.cell]),
+    log:
+        f"{WORK}/logs/train/{{cell}}.log",
+    threads: 1  # one torch thread per job: parallel jobs, not oversubscribed cores (override with --set-threads)
+    resources:
+        gpus=1,
+    shell:
+        "HF_HUB_OFFLINE=1 nertransfer train --checkpoint {params.checkpoint} --train {input.train} --dev {input.dev}"
+        " --types {TYPES} --hyperparameters '{params.hyperparameters}' --cell '{params.cell}'"
+        " --output {output} --threads {threads} > {log} 2>&1"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is ever fetched from a hub in tests
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

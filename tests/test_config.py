@@ -65,7 +65,7 @@ def test_the_paper_config_is_150_fine_tunes_from_three_hub_checkpoints():
 def test_hyperparameters_resolve_defaults_then_config_then_checkpoint():
     experiment = load_experiment(default_config(), REPO)
     hp = experiment.hyperparameters(experiment.cells()[0])
-    assert hp["learning_rate"] == 5e-4 and hp["batch_size"] == 32 and hp["max_grad_norm"] == 1.0 and hp["seed"] == 1
+    assert hp["learning_rate"] == 1e-3 and hp["batch_size"] == 32 and hp["max_grad_norm"] == 1.0 and hp["seed"] == 1
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,11 @@ def test_cell_ids_name_every_axis():
     experiment = load_experiment(merged(default_config(), {"experiment": {"seeds": [1, 2]}}), REPO)
     ids = [c.id for c in experiment.cells()]
     assert "tiny/hau/seed2" in ids and len(ids) == len(set(ids)) == 20
+
+
+def test_masakhaner_2_is_a_config_entry_with_its_20_languages_shipped():
+    experiment = load_experiment(merged(default_config(), {"experiment": {"dataset": "masakhaner-2.0"}}), REPO)
+    assert len(experiment.dataset.languages) == 20 and len(experiment.cells()) == 20
+    for language in experiment.dataset.languages:
+        for split in ("train", "dev", "test"):
+            assert (REPO / experiment.dataset.file(language, split)).exists()

@@ -130,7 +130,7 @@ def test_adding_a_checkpoint_adds_only_its_cells(copy):
     set_config(copy, config)
     jobs = plan(copy)
     assert counts(jobs) == Counter({"build_recipe": 1, "train": 2, "evaluate": 4, "card": 2, "tables": 1})
-    assert all("mini-c" in w for r, w in jobs if r != "tables")
+    assert all("mini-c" in w for r, w in jobs if r not in ("tables", "all"))
 
 
 def test_changing_one_checkpoints_hyperparameter_reruns_only_its_cells(copy):
@@ -143,21 +143,26 @@ def test_changing_one_checkpoints_hyperparameter_reruns_only_its_cells(copy):
 
 
 def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
-    train = copy / "data" / "luo" / "train.txt"
-    train.write_text(train.read_text() + "\nJii O\n")
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    config["checkpoints"]["mini"]["training"]["epochs"] = 500  # long enough to be killed mid-way
+    set_config(copy, config)
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(copy),
                "--configfile", str(copy / "config.yaml"), "-j1", "results/zero_shot.csv"]
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    log = copy / "work" / "logs" / "train" / "mini" / "luo" / "seed1.log"
+    logs = copy / "work" / "logs" / "train" / "mini"
     deadline = time.time() + 120
-    while not (log.exists() and log.stat().st_mtime > train.stat().st_mtime) and time.time() < deadline:
+    while time.time() < deadline and not any('"epoch": 2' in p.read_text() for p in logs.glob("*/seed1.log")):
         time.sleep(0.2)
-    time.sleep(1.0)
+    log = next(p for p in logs.glob("*/seed1.log") if '"epoch": 2' in p.read_text())
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
-    assert not (copy / "work" / "runs" / "mini" / "luo" / "seed1" / "train").exists()
-    jobs = plan(copy, "--rerun-incomplete")
-    assert ("train", "cell=mini/luo/seed1") in jobs
+    time.sleep(1.0)
+    size = log.stat().st_size
+    time.sleep(2.0)
+    assert log.stat().st_size == size  # the job's work stopped with it
+    cell = f"mini/{log.parent.name}/seed1"
+    assert not (copy / "work" / "runs" / cell / "train").exists()
+    assert ("train", f"cell={cell}") in plan(copy, "--rerun-incomplete")
 
 
 def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
@@ -181,3 +186,12 @@ def test_a_config_typo_fails_before_any_job_naming_the_key(copy):
     set_config(copy, {**CONFIG, "experiment": {**CONFIG["experiment"], "train_languages": ["hau", "yor"]}})
     result = snakemake(copy, "-n", check=False)
     assert "config key 'experiment.train_languages': unknown language(s) 'yor'" in result.stdout + result.stderr
+
+
+def test_the_paper_matrix_prefetches_each_hub_checkpoint_once_on_the_submit_host(tmp_path):
+    (tmp_path / "data").symlink_to(REPO / "data")
+    (tmp_path / "config.yaml").write_text((REPO / "config" / "paper.yaml").read_text())
+    jobs = plan(tmp_path)
+    assert counts(jobs) == Counter({"prefetch_checkpoint": 2, "prefetch_language_checkpoint": 10, "train": 150,
+                                    "evaluate": 1500, "card": 150, "tables": 1})
+    assert ("prefetch_language_checkpoint", "template=xlmr-language, language=pcm") in jobs

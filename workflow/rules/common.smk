@@ -88,7 +88,7 @@ def start_warm_server():
     os.makedirs(f"{WORK}/logs", exist_ok=True)
     with open(f"{WORK}/logs/warm_server.log", "w") as log:
         WARM_SERVER["process"] = subprocess.Popen(
-            [sys.executable, "-m", "nertransfer", "warm-server", "--socket", socket_path, "--idle-seconds", "600"],
+            [sys.executable, "-m", "nertransfer", "warm-server", "--socket", socket_path, "--idle-seconds", "120"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     deadline = time.monotonic() + 30

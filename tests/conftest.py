@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is ever fetched from a hub in tests
 
@@ -60,3 +65,61 @@ def tiny_checkpoint(tmp_path_factory, mini_corpus) -> Path:
 
     output = tmp_path_factory.mktemp("checkpoint") / "tiny"
     return build_tiny_xlmr(sorted(str(p) for p in mini_corpus.glob("*/train.txt")), output, TINY_RECIPE)
+
+
+# -- the real workflow on a reduced matrix ---------------------------------------------------
+
+CONFIG = {
+    "datasets": {"mini": {"path": "data/{language}/{split}.txt", "languages": ["hau", "luo"], "types": ["DATE", "LOC", "ORG", "PER"]}},
+    "checkpoints": {
+        "mini": {"recipe": {"name": "tiny-xlmr", "vocab_size": 400, "hidden_size": 32, "layers": 1, "heads": 2, "seed": 0},
+                 "training": {"epochs": 1, "learning_rate": 0.005}},
+        "mini-b": {"recipe": {"name": "tiny-xlmr", "vocab_size": 400, "hidden_size": 32, "layers": 1, "heads": 2, "seed": 1},
+                   "training": {"epochs": 1, "learning_rate": 0.005}},
+    },
+    "experiment": {"dataset": "mini", "checkpoints": ["mini", "mini-b"], "seeds": [1]},
+    "training": {"batch_size": 16, "max_length": 64, "eval_batch_size": 64},
+}
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), *args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def plan(workdir: Path, *args: str) -> list[tuple[str, str]]:
+    """The (rule, wildcards) of every job a dry run would execute, read from Snakemake's output."""
+    out = snakemake(workdir, "-n", *args)
+    text = out.stdout + out.stderr
+    jobs, rule = [], None
+    for line in text.splitlines():
+        if match := re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip()):
+            rule = match.group(1)
+            jobs.append((rule, ""))
+        elif (match := re.match(r"^wildcards: (.*)$", line.strip())) and jobs:
+            jobs[-1] = (rule, match.group(1))
+    return jobs
+
+
+def counts(jobs) -> Counter:
+    return Counter(rule for rule, _ in jobs if rule != "all")
+
+
+def set_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory) -> Path:
+    """The reduced matrix run once, locally, for every test that needs a finished workflow."""
+    workdir = tmp_path_factory.mktemp("workflow") / "done"
+    make_mini_corpus(workdir / "data", ("hau", "luo"), {"train": 60, "dev": 20, "test": 20})
+    set_config(workdir, CONFIG)
+    snakemake(workdir, "-j2", "results/zero_shot.csv")
+    return workdir
+
+

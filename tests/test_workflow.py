@@ -20,71 +20,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, make_mini_corpus
+from conftest import CONFIG, REPO, counts, plan, set_config, snakemake
 
 pytestmark = pytest.mark.slow
 
-CONFIG = {
-    "datasets": {"mini": {"path": "data/{language}/{split}.txt", "languages": ["hau", "luo"], "types": ["DATE", "LOC", "ORG", "PER"]}},
-    "checkpoints": {
-        "mini": {"recipe": {"name": "tiny-xlmr", "vocab_size": 400, "hidden_size": 32, "layers": 1, "heads": 2, "seed": 0},
-                 "training": {"epochs": 1, "learning_rate": 0.005}},
-        "mini-b": {"recipe": {"name": "tiny-xlmr", "vocab_size": 400, "hidden_size": 32, "layers": 1, "heads": 2, "seed": 1},
-                   "training": {"epochs": 1, "learning_rate": 0.005}},
-    },
-    "experiment": {"dataset": "mini", "checkpoints": ["mini", "mini-b"], "seeds": [1]},
-    "training": {"batch_size": 16, "max_length": 64, "eval_batch_size": 64},
-}
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), *args]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def plan(workdir: Path, *args: str) -> list[tuple[str, str]]:
-    """The (rule, wildcards) of every job a dry run would execute, read from Snakemake's output."""
-    out = snakemake(workdir, "-n", *args)
-    text = out.stdout + out.stderr
-    jobs, rule = [], None
-    for line in text.splitlines():
-        if match := re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip()):
-            rule = match.group(1)
-            jobs.append((rule, ""))
-        elif (match := re.match(r"^wildcards: (.*)$", line.strip())) and jobs:
-            jobs[-1] = (rule, match.group(1))
-    return jobs
-
-
-def counts(jobs) -> Counter:
-    return Counter(rule for rule, _ in jobs if rule != "all")
-
-
-def set_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("workflow") / "done"
-    make_mini_corpus(workdir / "data", ("hau", "luo"), {"train": 60, "dev": 20, "test": 20})
-    set_config(workdir, CONFIG)
-    snakemake(workdir, "-j2", "results/zero_shot.csv")
-    return workdir
-
-
 @pytest.fixture
-def copy(finished, tmp_path) -> Path:
+def copy(local_run, tmp_path) -> Path:
     target = tmp_path / "copy"
-    shutil.copytree(finished, target, symlinks=True)  # copy2 keeps modification times
+    shutil.copytree(local_run, target, symlinks=True)  # copy2 keeps modification times
     return target
 
 
-def test_the_run_writes_every_table_and_a_model_card_per_cell(finished):
+def test_the_run_writes_every_table_and_a_model_card_per_cell(local_run):
+    finished = local_run
     import pandas as pd
 
     table = pd.read_csv(finished / "results" / "zero_shot.csv", index_col=[0, 1])

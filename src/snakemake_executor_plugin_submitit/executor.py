@@ -61,7 +61,8 @@ class Executor(RemoteExecutor):
         wildcards = [dict(getattr(member, "wildcards_dict", {}) or {}) for member in members]
         shared = {k: v for k, v in wildcards[0].items() if all(w.get(k) == v for w in wildcards)}
         label = "/".join(str(value) for value in shared.values()) or f"job{job.jobid}"
-        return Path(self.settings.log_dir) / job.name / re.sub(r"[^\w./=-]", "_", label)
+        name = job.groupid if job.is_group() else job.name
+        return Path(self.settings.log_dir) / name / re.sub(r"[^\w./=-]", "_", label)
 
     def slurm_parameters(self, job: JobExecutorInterface) -> Dict[str, object]:
         resources = job.resources
@@ -96,7 +97,7 @@ class Executor(RemoteExecutor):
         except Exception as error:  # sbatch refused: say why, with the job
             raise WorkflowError(f"sbatch refused {job.name} (log folder {folder}): {error}") from error
         log = Path(folder) / f"{submitted.job_id}_0_log.out"
-        self.logger.info(f"Submitted {job.name} as Slurm job {submitted.job_id}; log: {log}")
+        self.logger.info(f"Submitted {folder.parent.name if job.is_group() else job.name} as Slurm job {submitted.job_id}; log: {log}")
         self.report_job_submission(
             SubmittedJobInfo(job, external_jobid=submitted.job_id, aux={"folder": folder, "log": log})
         )

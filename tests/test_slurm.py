@@ -150,3 +150,14 @@ def test_without_accounting_a_run_completes_and_a_failure_is_reported(tmp_path):
         assert time.perf_counter() - started < 240
     finally:
         start_cluster("accounting")
+
+
+@pytest.mark.parametrize("profile", ["slurm"])
+def test_profile_slurm_resolves_from_the_repository_root_and_groups_each_model_with_its_evaluations(profile, tmp_path):
+    (tmp_path / "data").symlink_to(REPO / "data")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--profile", profile, "-d", str(tmp_path), "-n",
+                             "results/zero_shot.csv"], cwd=REPO, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert f"Using profile {profile}" in output
+    assert output.count("Group job finetune") == 10  # the 10 x 10 default: 10 Slurm jobs, not 110

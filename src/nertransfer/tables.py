@@ -83,7 +83,7 @@ def heatmap(table: pd.DataFrame, path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     rows, columns = table.shape
-    figure, axes = plt.subplots(figsize=(1.0 + 0.6 * columns, 1.0 + 0.4 * rows), dpi=120, layout="constrained")
+    figure, axes = plt.subplots(figsize=(max(4.0, 2.0 + 0.6 * columns), max(3.0, 1.5 + 0.4 * rows)), dpi=120, layout="constrained")
     image = axes.imshow(table.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=100, aspect="auto")
     axes.set_xticks(range(columns), table.columns)
     axes.set_yticks(range(rows), ["/".join(map(str, index)) if isinstance(index, tuple) else str(index) for index in table.index])

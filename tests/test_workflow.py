@@ -42,7 +42,7 @@ def test_the_run_writes_every_table_and_a_model_card_per_cell(local_run):
         assert (finished / "results" / name).stat().st_size > 0
     card = (finished / "work" / "runs" / "mini" / "luo" / "seed1" / "README.md").read_text()
     assert "## Dev set" in card and "## Test set" in card
-    assert (finished / "work" / "runs" / "mini" / "luo" / "seed1" / "train" / "model" / "model.safetensors").exists()
+    assert (finished / "work" / "runs" / "mini" / "luo" / "seed1" / "model" / "model.safetensors").exists()
 
 
 def test_a_second_run_does_nothing(copy):
@@ -124,7 +124,7 @@ def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
     log = (copy / "work" / "logs" / "evaluate" / "mini" / "hau" / "seed1" / "luo.log").read_text()
     assert "data/luo/test.txt:3: expected a tag over the types DATE, LOC, ORG, PER, got 'B-MISC'" in log
     assert (copy / "results" / "zero_shot.csv").read_bytes() == before
-    assert (copy / "work" / "runs" / "mini" / "hau" / "seed1" / "train" / "model" / "model.safetensors").exists()
+    assert (copy / "work" / "runs" / "mini" / "hau" / "seed1" / "model" / "model.safetensors").exists()
 
 
 def test_a_config_typo_fails_before_any_job_naming_the_key(copy):

@@ -50,7 +50,8 @@ def cmd_train(args) -> None:
     _prepare_torch(args.threads)
     from .train import train
 
-    train(args.checkpoint, args.train, args.dev, args.types, args.hyperparameters, args.output, args.state_dir, args.cell)
+    train(args.checkpoint, args.train, args.dev, args.types, args.hyperparameters, args.output, args.state_dir, args.cell,
+          args.model_output)
 
 
 def cmd_evaluate(args) -> None:
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.config resolves it")
     sub.add_argument("--cell", type=_json, default={}, help="the cell's axes as JSON, recorded with the results")
     sub.add_argument("--output", required=True)
+    sub.add_argument("--model-output", help="where the fine-tuned model goes (default: OUTPUT/model)")
     sub.add_argument("--state-dir", help="where the resumable per-epoch state lives (default: OUTPUT.state)")
     sub.add_argument("--threads", type=int)
 

@@ -26,6 +26,11 @@ DEFAULT_TRAINING = {
     "weight_decay": 0.0,
     "max_length": 128,
     "max_grad_norm": 1.0,
+    "gradient_accumulation_steps": 1,
+    "eval_every": 1,  # dev scoring every N epochs (and always after the last)
+    "precision": "auto",  # bf16 autocast on a GPU that supports it, fp32 otherwise
+    "compile": False,  # torch.compile the training forward pass
+    "save_dtype": "float32",  # or bfloat16 / float16: half the disk per kept model
 }
 
 
@@ -97,6 +102,7 @@ class Experiment:
     training: Mapping[str, Any]
     work_dir: str = "work"
     results_dir: str = "results"
+    keep_models: bool = True
 
     def cells(self) -> list[Cell]:
         return [
@@ -191,6 +197,7 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
         training=dict(config.get("training", {})),
         work_dir=config.get("work_dir", "work"),
         results_dir=config.get("results_dir", "results"),
+        keep_models=config.get("keep_models", True),
     )
 
 

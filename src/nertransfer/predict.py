@@ -28,7 +28,11 @@ def load_model(path: str, labels: Sequence[str] | None = None):
             label2id={label: i for i, label in enumerate(labels)},
             ignore_mismatched_sizes=True,  # a model fine-tuned on other labels gets a new head
         )
-    model = AutoModelForTokenClassification.from_pretrained(path, **options)
+    # float32 on CPU even for a model kept in bf16/fp16 (CPU half precision is slow); as saved on GPU
+    dtype = "auto" if torch.cuda.is_available() else torch.float32
+    model = AutoModelForTokenClassification.from_pretrained(path, dtype=dtype, **options)
+    if torch.cuda.is_available():
+        model.to("cuda")
     return tokenizer, model
 
 
@@ -59,8 +63,9 @@ def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_lengt
     tags: list[list[str | None]] = [[None] * len(words) for words in sentences]
     for batch in length_grouped_batches([len(w) for w in windows], batch_size):
         members = [windows[i] for i in batch]
-        inputs = {k: v.to(device) for k, v in collate(members, tokenizer.pad_token_id).items()}
-        best = model(**inputs).logits.argmax(-1).cpu().tolist()
+        inputs = {k: v.to(device, non_blocking=True) for k, v in collate(members, tokenizer.pad_token_id).items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            best = model(**inputs).logits.argmax(-1).cpu().tolist()  # one transfer per batch
         for window, row in zip(members, best):
             for offset, start in enumerate(window.word_starts):
                 tags[window.sentence][window.first_word + offset] = id2label[row[start]]

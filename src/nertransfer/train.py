@@ -46,6 +46,18 @@ def evaluate_sentences(model, tokenizer, sentences, types, hp: Mapping[str, Any]
     return score([s.tags for s in sentences], predicted, types=types)
 
 
+def _device_and_precision(hp: Mapping[str, Any]) -> tuple[torch.device, torch.dtype | None]:
+    """CUDA when present (TF32 matmuls on), else CPU; bf16 autocast on a GPU that has it, fp32 on CPU."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    precision = hp.get("precision", "auto")
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return device, torch.bfloat16
+    return device, None
+
+
 def train(
     checkpoint: str,
     train_file: str,
@@ -55,15 +67,23 @@ def train(
     output: str | Path,
     state_dir: str | Path | None = None,
     cell: Mapping[str, Any] | None = None,
+    model_output: str | Path | None = None,
 ) -> dict:
-    """Fine-tune `checkpoint` on `train_file` and write the cell's model and records into `output`."""
+    """Fine-tune `checkpoint` on `train_file`; write the records into `output`, the model into `model_output`.
+
+    `model_output` defaults to `output/model`. The workflow keeps it apart so that a finished
+    model can be deleted after its evaluations without touching the records.
+    """
     output, started = Path(output), time.perf_counter()
+    model_output = Path(model_output) if model_output else output / "model"
     state_path = Path(state_dir or output.with_name(output.name + ".state")) / RESUME_FILE
     labels = bio_labels(types)
     from transformers import get_linear_schedule_with_warmup, set_seed
 
     set_seed(hp["seed"])
+    device, autocast_dtype = _device_and_precision(hp)
     tokenizer, model = load_model(checkpoint, labels)
+    model.to(device)
     windows, window_labels = _labelled_windows(tokenizer, train_file, types, hp["max_length"])
     dev = read_conll(dev_file, types)
 
@@ -72,16 +92,20 @@ def train(
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
         lr=hp["learning_rate"],
+        fused=device.type == "cuda" or None,  # one kernel for all parameters where available
     )
-    steps_per_epoch = -(-len(windows) // hp["batch_size"])
+    accumulation = hp.get("gradient_accumulation_steps", 1)
+    batches_per_epoch = -(-len(windows) // hp["batch_size"])
+    steps_per_epoch = -(-batches_per_epoch // accumulation)
     total_steps = steps_per_epoch * hp["epochs"]
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp["warmup_ratio"] * total_steps), total_steps)
+    forward = torch.compile(model) if hp.get("compile", False) else model
     shuffle = random.Random(hp["seed"])
     history: list[dict] = []
     first_epoch = 0
 
     if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
+        state = torch.load(state_path, weights_only=False, map_location=device)
         if state["hyperparameters"] == dict(hp) and state["checkpoint"] == str(checkpoint):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -92,28 +116,33 @@ def train(
             print(f"resuming after epoch {first_epoch} from {state_path}", flush=True)
 
     lengths = [len(w) for w in windows]
+    eval_every = hp.get("eval_every", 1)
     for epoch in range(first_epoch, hp["epochs"]):
         epoch_start = time.perf_counter()
         model.train()
-        loss_sum = torch.zeros(())
-        for batch in length_grouped_batches(lengths, hp["batch_size"], shuffle):
+        loss_sum = torch.zeros((), device=device)
+        tokens = 0
+        batches = length_grouped_batches(lengths, hp["batch_size"], shuffle)
+        for index, batch in enumerate(batches):
             inputs = collate([windows[i] for i in batch], tokenizer.pad_token_id, [window_labels[i] for i in batch])
-            loss = model(**inputs).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), hp["max_grad_norm"])
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            tokens += int(inputs["attention_mask"].sum())
+            inputs = {key: value.to(device, non_blocking=True) for key, value in inputs.items()}
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                loss = forward(**inputs).loss
+            (loss / accumulation).backward()
             loss_sum += loss.detach()  # no .item() per step: no host-device synchronisation
-        dev_scores = evaluate_sentences(model, tokenizer, dev, types, hp)
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum.item() / steps_per_epoch,
-            "dev_precision": dev_scores["precision"],
-            "dev_recall": dev_scores["recall"],
-            "dev_f1": dev_scores["f1"],
-            "seconds": round(time.perf_counter() - epoch_start, 3),
-        }
+            if (index + 1) % accumulation == 0 or index + 1 == len(batches):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), hp["max_grad_norm"])
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+        train_seconds = time.perf_counter() - epoch_start
+        record = {"epoch": epoch + 1, "train_loss": loss_sum.item() / len(batches),
+                  "train_tokens_per_second": round(tokens / train_seconds, 1)}
+        if (epoch + 1) % eval_every == 0 or epoch + 1 == hp["epochs"]:  # dev scoring need not run every epoch
+            dev_scores = evaluate_sentences(model, tokenizer, dev, types, hp)
+            record.update(dev_precision=dev_scores["precision"], dev_recall=dev_scores["recall"], dev_f1=dev_scores["f1"])
+        record["seconds"] = round(time.perf_counter() - epoch_start, 3)
         history.append(record)
         print(json.dumps(record), flush=True)
         state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,12 +165,24 @@ def train(
         "dev_file": str(dev_file),
         "hyperparameters": dict(hp),
         "train_windows": len(windows),
+        "device": str(device),
         "seconds": round(time.perf_counter() - started, 3),
     }
+    save_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[hp.get("save_dtype", "float32")]
+
+    def save_model(folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        model.to(save_dtype).save_pretrained(folder)  # bf16/fp16 halve the disk of 150 checkpoints
+        tokenizer.save_pretrained(folder)
+        (folder / "README.md").write_text(model_card(summary, dev_scores, None), encoding="utf-8")
+
+    inside = model_output == output / "model"
+    if not inside:
+        with atomic_directory(model_output) as folder:
+            save_model(folder)
     with atomic_directory(output) as folder:
-        model.save_pretrained(folder / "model")
-        tokenizer.save_pretrained(folder / "model")
-        (folder / "model" / "README.md").write_text(model_card(summary, dev_scores, None), encoding="utf-8")
+        if inside:
+            save_model(folder / "model")
         with atomic_write(folder / "epochs.jsonl") as out:
             out.writelines(json.dumps(record) + "\n" for record in history)
         write_json(folder / "dev_metrics.json", dev_scores)

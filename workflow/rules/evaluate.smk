@@ -4,7 +4,7 @@
 
 rule evaluate:
     input:
-        run=f"{WORK}/runs/{{cell}}/train",
+        model=f"{WORK}/runs/{{cell}}/model",
         test=lambda w: EXP.dataset.file(w.language, "test"),
     output:
         predictions=f"{WORK}/runs/{{cell}}/eval/{{language}}/predictions.conll",
@@ -19,7 +19,7 @@ rule evaluate:
     resources:
         gpus=1,
     shell:
-        "HF_HUB_OFFLINE=1 nertransfer evaluate --model {input.run}/model --test {input.test} --types {TYPES}"
+        "HF_HUB_OFFLINE=1 nertransfer evaluate --model {input.model} --test {input.test} --types {TYPES}"
         " --predictions {output.predictions} --metrics {output.metrics} --max-length {params.max_length}"
         " --batch-size {params.batch_size} --cell '{params.cell}' --threads {threads} > {log} 2>&1"
 

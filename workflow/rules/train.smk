@@ -12,11 +12,17 @@ def train_inputs(wildcards):
     return inputs
 
 
+def model_folder(path):
+    """The fine-tuned model: kept, or (keep_models: false) deleted once its evaluations are done."""
+    return directory(path) if EXP.keep_models else temp(directory(path))
+
+
 rule train:
     input:
         unpack(train_inputs),
     output:
-        directory(f"{WORK}/runs/{{cell}}/train"),
+        records=directory(f"{WORK}/runs/{{cell}}/train"),
+        model=model_folder(f"{WORK}/runs/{{cell}}/model"),
     params:
         checkpoint=lambda w: EXP.checkpoint_dir(CELLS[w.cell]),
         hyperparameters=lambda w: canonical_json(EXP.hyperparameters(CELLS[w.cell])),
@@ -29,4 +35,4 @@ rule train:
     shell:
         "HF_HUB_OFFLINE=1 nertransfer train --checkpoint {params.checkpoint} --train {input.train} --dev {input.dev}"
         " --types {TYPES} --hyperparameters '{params.hyperparameters}' --cell '{params.cell}'"
-        " --output {output} --threads {threads} > {log} 2>&1"
+        " --output {output.records} --model-output {output.model} --threads {threads} > {log} 2>&1"

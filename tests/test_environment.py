@@ -21,7 +21,8 @@ def normalise(requirement: str, conda: bool) -> tuple[str, str]:
 
 def test_env_yml_pins_what_pyproject_pins():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pip_side = dict(normalise(r, conda=False) for r in project["dependencies"] + project["optional-dependencies"]["test"])
+    pip_side = dict(normalise(r, conda=False) for r in project["dependencies"] + project["optional-dependencies"]["test"]
+                    + project["optional-dependencies"]["bench"])
     env = yaml.safe_load((REPO / "env.yml").read_text())
     conda_side = dict(normalise(d, conda=True) for d in env["dependencies"] if isinstance(d, str) and d not in ("pip",) and not d.startswith("python="))
     assert conda_side == pip_side

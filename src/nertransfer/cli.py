@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--predictions", required=True, help="CoNLL file to write: token gold predicted")
     sub.add_argument("--metrics", required=True, help="JSON file to write")
     sub.add_argument("--max-length", type=int, default=128)
-    sub.add_argument("--batch-size", type=int, default=256)
+    sub.add_argument("--batch-size", type=int, default=64)
     sub.add_argument("--cell", type=_json, default={})
     sub.add_argument("--threads", type=int)
 

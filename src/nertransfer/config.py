@@ -21,7 +21,7 @@ DEFAULT_TRAINING = {
     "epochs": 3,
     "learning_rate": 5e-5,
     "batch_size": 32,
-    "eval_batch_size": 256,
+    "eval_batch_size": 64,  # best on CPU (larger batches are slower there); raise it on a GPU
     "warmup_ratio": 0.1,
     "weight_decay": 0.0,
     "max_length": 128,

@@ -18,7 +18,7 @@ def evaluate(
     predictions_file: str | Path,
     metrics_file: str | Path,
     max_length: int,
-    batch_size: int = 256,
+    batch_size: int = 64,
     cell: Mapping[str, Any] | None = None,
 ) -> dict:
     """Predict every token of `test_file`; write the predictions (token gold predicted) and the metrics JSON."""

@@ -54,7 +54,7 @@ def collate(windows: Sequence[Window], pad_id: int, labels: Sequence[Sequence[in
 
 
 @torch.inference_mode()
-def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_length: int, batch_size: int = 256) -> list[list[str]]:
+def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_length: int, batch_size: int = 64) -> list[list[str]]:
     """One predicted tag per word of every sentence, long sentences split into windows."""
     model.eval()
     device = next(model.parameters()).device

@@ -92,14 +92,14 @@ def train(
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
         lr=hp["learning_rate"],
-        fused=device.type == "cuda" or None,  # one kernel for all parameters where available
+        fused=True,  # one kernel for all parameters (CUDA and, since torch 2.4, CPU)
     )
     accumulation = hp.get("gradient_accumulation_steps", 1)
     batches_per_epoch = -(-len(windows) // hp["batch_size"])
     steps_per_epoch = -(-batches_per_epoch // accumulation)
     total_steps = steps_per_epoch * hp["epochs"]
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp["warmup_ratio"] * total_steps), total_steps)
-    forward = torch.compile(model) if hp.get("compile", False) else model
+    forward = torch.compile(model, dynamic=True) if hp.get("compile", False) else model
     shuffle = random.Random(hp["seed"])
     history: list[dict] = []
     first_epoch = 0
@@ -117,6 +117,7 @@ def train(
 
     lengths = [len(w) for w in windows]
     eval_every = hp.get("eval_every", 1)
+    dev_scores = None
     for epoch in range(first_epoch, hp["epochs"]):
         epoch_start = time.perf_counter()
         model.train()
@@ -139,6 +140,7 @@ def train(
         train_seconds = time.perf_counter() - epoch_start
         record = {"epoch": epoch + 1, "train_loss": loss_sum.item() / len(batches),
                   "train_tokens_per_second": round(tokens / train_seconds, 1)}
+        dev_scores = None
         if (epoch + 1) % eval_every == 0 or epoch + 1 == hp["epochs"]:  # dev scoring need not run every epoch
             dev_scores = evaluate_sentences(model, tokenizer, dev, types, hp)
             record.update(dev_precision=dev_scores["precision"], dev_recall=dev_scores["recall"], dev_f1=dev_scores["f1"])
@@ -157,7 +159,8 @@ def train(
         )
         partial.replace(state_path)
 
-    dev_scores = evaluate_sentences(model, tokenizer, dev, types, hp)
+    if dev_scores is None:  # resumed after the last epoch: score the finished model once more
+        dev_scores = evaluate_sentences(model, tokenizer, dev, types, hp)
     summary = {
         **(cell or {}),
         "checkpoint_path": str(checkpoint),

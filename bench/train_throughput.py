@@ -1,0 +1,91 @@
+"""Training throughput (subword tokens/s) of `nertransfer train` against Hugging Face `Trainer`.
+
+Same model (the tiny recipe, or with --xlmr-base the xlm-roberta-base architecture, random
+weights), same windows and labels (MasakhaNER 1.0 hau train), same batch size, sequence lengths,
+epochs, optimizer settings and length-grouped dynamic padding, measured one after the other in
+one run. Tokens are the non-padding subwords trained on; time is the training loop only (our
+per-epoch dev scoring and Trainer's evaluation are both off or excluded).
+Usage: python bench/train_throughput.py [--epochs 2] [--xlmr-base] [--language hau]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from common import DATA, TYPES, machine, tiny_checkpoint, workspace
+
+
+def hf_trainer_seconds(checkpoint, windows, labels, hp, folder) -> float:
+    from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
+                              Trainer, TrainingArguments)
+
+    from nertransfer.conll import bio_labels
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    names = bio_labels(TYPES)
+    model = AutoModelForTokenClassification.from_pretrained(checkpoint, num_labels=len(names))
+    rows = []
+    for window, window_labels in zip(windows, labels):
+        targets = [-100] * len(window)
+        for start, label in zip(window.word_starts, window_labels):
+            targets[start] = label
+        rows.append({"input_ids": window.input_ids, "attention_mask": [1] * len(window), "labels": targets})
+    arguments = TrainingArguments(
+        output_dir=str(folder / "hf"), per_device_train_batch_size=hp["batch_size"], num_train_epochs=hp["epochs"],
+        learning_rate=hp["learning_rate"], weight_decay=hp["weight_decay"],
+        warmup_steps=int(hp["warmup_ratio"] * -(-len(rows) // hp["batch_size"]) * hp["epochs"]),
+        max_grad_norm=hp["max_grad_norm"], train_sampling_strategy="group_by_length", seed=hp["seed"], save_strategy="no",
+        eval_strategy="no", report_to=[], logging_steps=10**9, dataloader_num_workers=0, disable_tqdm=True,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), tf32=torch.cuda.is_available() or None,
+    )
+    trainer = Trainer(model=model, args=arguments, train_dataset=rows,
+                      data_collator=DataCollatorForTokenClassification(tokenizer))
+    started = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--language", default="hau")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--xlmr-base", action="store_true", help="xlm-roberta-base architecture, random weights")
+    options = parser.parse_args()
+    from nertransfer.train import _labelled_windows, train
+
+    hp = {"epochs": options.epochs, "learning_rate": 1e-3, "batch_size": options.batch_size, "eval_batch_size": 256,
+          "warmup_ratio": 0.1, "weight_decay": 0.01, "max_length": 128, "max_grad_norm": 1.0, "seed": 1,
+          "eval_every": 10**6}
+    settings = dict(hidden_size=768, layers=12, heads=12, vocab_size=8000) if options.xlmr_base else {}
+    with workspace() as folder:
+        from pathlib import Path
+
+        folder = Path(folder)
+        checkpoint = tiny_checkpoint(folder, **settings)
+        from transformers import AutoTokenizer
+
+        windows, labels = _labelled_windows(AutoTokenizer.from_pretrained(checkpoint),
+                                            str(DATA / options.language / "train.txt"), TYPES, hp["max_length"])
+        tokens = sum(len(w) for w in windows) * hp["epochs"]
+
+        train(str(checkpoint), str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt"),
+              TYPES, hp, folder / "ours")
+        epochs = [json.loads(line) for line in (folder / "ours" / "epochs.jsonl").read_text().splitlines()]
+        ours = sum(len(w) for w in windows) * len(epochs) / sum(
+            sum(len(w) for w in windows) / e["train_tokens_per_second"] for e in epochs)
+        theirs = tokens / hf_trainer_seconds(checkpoint, windows, labels, hp, folder)
+    model = "xlm-roberta-base architecture (random init)" if options.xlmr_base else "tiny recipe (2 layers, 128 wide)"
+    print(f"training throughput, {model}, MasakhaNER 1.0 {options.language} train ({len(windows)} windows, "
+          f"{tokens // hp['epochs']} subwords/epoch), batch {hp['batch_size']}, {hp['epochs']} epochs, on {machine()}")
+    print(f"  nertransfer train:    {ours:10.0f} tokens/s")
+    print(f"  Hugging Face Trainer: {theirs:10.0f} tokens/s")
+    print(f"  ratio: {ours / theirs:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

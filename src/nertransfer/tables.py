@@ -1,4 +1,5 @@
-"""Tables and heatmaps from the metrics of all evaluation cells (no torch).
+"""Tables and heatmaps from the metrics of all evaluation cells (no torch; pandas loaded on use,
+so that the workflow can read `table_names` without it).
 
 Every evaluation cell's metrics.json carries its own axes (checkpoint, train_language, seed,
 eval_language), so this module never parses paths. Scores are F1 x 100 (conlleval convention),
@@ -9,18 +10,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .files import atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROW_AXES = ["checkpoint", "train_language"]  # what identifies a fine-tuned model, seeds aside
 METRICS = ["precision", "recall", "f1"]
 
 
-def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> pd.DataFrame:
+def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataFrame":
     """One row per evaluation cell and category ('overall' first), scores x 100."""
+    import pandas as pd
+
     rows = []
     for path in files:
         cell = json.loads(Path(path).read_text())
@@ -34,6 +38,8 @@ def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> pd.DataFr
 
 def matrix(frame: pd.DataFrame, category: str, statistic: str) -> pd.DataFrame:
     """Checkpoint x training language rows, evaluation language columns, mean or std of F1 over seeds."""
+    import pandas as pd
+
     subset = frame[frame["category"] == category]
     grouped = subset.groupby([*ROW_AXES, "eval_language"])["f1"]
     table = (grouped.mean() if statistic == "mean" else grouped.std()).unstack("eval_language")
@@ -42,6 +48,8 @@ def matrix(frame: pd.DataFrame, category: str, statistic: str) -> pd.DataFrame:
 
 def in_language(frame: pd.DataFrame, types: Sequence[str]) -> pd.DataFrame:
     """Each model on its own language: P, R, F1 overall and F1 per category, mean and std over seeds."""
+    import pandas as pd
+
     own = frame[frame["train_language"] == frame["eval_language"]]
     overall = own[own["category"] == "overall"].groupby(ROW_AXES)[METRICS].agg(["mean", "std"])
     overall.columns = [f"{metric}_{statistic}" for metric, statistic in overall.columns]
@@ -52,6 +60,8 @@ def in_language(frame: pd.DataFrame, types: Sequence[str]) -> pd.DataFrame:
 
 def _mean_pm_std(table: pd.DataFrame) -> pd.DataFrame:
     """Pair each `*_mean` column with its `*_std` as one 'mean ± std' text column, for reading."""
+    import pandas as pd
+
     shown = pd.DataFrame(index=table.index)
     for column in table.columns:
         if column.endswith("_mean"):
@@ -63,6 +73,8 @@ def _mean_pm_std(table: pd.DataFrame) -> pd.DataFrame:
 
 def _write(table: pd.DataFrame, stem: Path, caption: str, shown: pd.DataFrame | None = None) -> list[Path]:
     """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table."""
+    import pandas as pd
+
     shown = (table if shown is None else shown).rename_axis(index=[name.replace("_", " ") for name in table.index.names])
     latex = shown.map(lambda value: value.replace("±", r"$\pm$") if isinstance(value, str) else value)
     paths = [stem.with_suffix(ext) for ext in (".csv", ".md", ".tex")]
@@ -77,6 +89,8 @@ def _write(table: pd.DataFrame, stem: Path, caption: str, shown: pd.DataFrame | 
 
 def heatmap(table: pd.DataFrame, path: Path, title: str) -> Path:
     """A PNG heatmap of a matrix table, each cell annotated with its value."""
+    import pandas as pd
+
     import matplotlib
 
     matplotlib.use("Agg")

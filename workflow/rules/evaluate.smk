@@ -2,17 +2,21 @@
 # one language's test file reruns only the evaluations on that language.
 
 
+def evaluate_arguments(cell, language):
+    hp = EXP.hyperparameters(cell)
+    axes = cell_axes(cell, eval_language=language)
+    return f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --cell '{axes}'"
+
+
 rule evaluate:
     input:
         model=f"{WORK}/runs/{{cell}}/model",
-        test=lambda w: EXP.dataset.file(w.language, "test"),
+        test=EXP.dataset.path.replace("{split}", "test"),  # a pattern, not a function per job
     output:
         predictions=f"{WORK}/runs/{{cell}}/eval/{{language}}/predictions.conll",
         metrics=f"{WORK}/runs/{{cell}}/eval/{{language}}/metrics.json",
     params:
-        cell=lambda w: cell_axes(CELLS[w.cell], eval_language=w.language),
-        max_length=lambda w: EXP.hyperparameters(CELLS[w.cell])["max_length"],
-        batch_size=lambda w: EXP.hyperparameters(CELLS[w.cell])["eval_batch_size"],
+        args=lambda w: evaluate_arguments(CELLS[w.cell], w.language),  # one params function: see train
     log:
         f"{WORK}/logs/evaluate/{{cell}}/{{language}}.log",
     threads: 1
@@ -20,8 +24,7 @@ rule evaluate:
         gpus=1,
     shell:
         "HF_HUB_OFFLINE=1 nertransfer evaluate --model {input.model} --test {input.test} --types {TYPES}"
-        " --predictions {output.predictions} --metrics {output.metrics} --max-length {params.max_length}"
-        " --batch-size {params.batch_size} --cell '{params.cell}' --threads {threads} > {log} 2>&1"
+        " --predictions {output.predictions} --metrics {output.metrics} {params.args} --threads {threads} > {log} 2>&1"
 
 
 rule card:

@@ -12,6 +12,12 @@ def train_inputs(wildcards):
     return inputs
 
 
+def train_arguments(cell):
+    """The cell's starting checkpoint, resolved hyperparameters and axes, as command-line options."""
+    hyperparameters = canonical_json(EXP.hyperparameters(cell))
+    return f"--checkpoint {EXP.checkpoint_dir(cell)} --hyperparameters '{hyperparameters}' --cell '{cell_axes(cell)}'"
+
+
 def model_folder(path):
     """The fine-tuned model: kept, or (keep_models: false) deleted once its evaluations are done."""
     return directory(path) if EXP.keep_models else temp(directory(path))
@@ -24,15 +30,13 @@ rule train:
         records=directory(f"{WORK}/runs/{{cell}}/train"),
         model=model_folder(f"{WORK}/runs/{{cell}}/model"),
     params:
-        checkpoint=lambda w: EXP.checkpoint_dir(CELLS[w.cell]),
-        hyperparameters=lambda w: canonical_json(EXP.hyperparameters(CELLS[w.cell])),
-        cell=lambda w: cell_axes(CELLS[w.cell]),
+        # one params function, not three: Snakemake inspects each one per job, even in a dry run
+        args=lambda w: train_arguments(CELLS[w.cell]),
     log:
         f"{WORK}/logs/train/{{cell}}.log",
     threads: 1  # one torch thread per job: parallel jobs, not oversubscribed cores (override with --set-threads)
     resources:
         gpus=1,
     shell:
-        "HF_HUB_OFFLINE=1 nertransfer train --checkpoint {params.checkpoint} --train {input.train} --dev {input.dev}"
-        " --types {TYPES} --hyperparameters '{params.hyperparameters}' --cell '{params.cell}'"
+        "HF_HUB_OFFLINE=1 nertransfer train {params.args} --train {input.train} --dev {input.dev} --types {TYPES}"
         " --output {output.records} --model-output {output.model} --threads {threads} > {log} 2>&1"

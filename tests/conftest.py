@@ -82,10 +82,14 @@ CONFIG = {
 }
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The workflow run in `workdir` with its config.yaml (`--configfile=` so it takes one value only)."""
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            f"--configfile={workdir / 'config.yaml'}", *args]
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               f"--configfile={workdir / 'config.yaml'}", *args]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result

@@ -6,7 +6,7 @@ import json
 
 from nertransfer.conll import read_conll
 
-from conftest import TYPES, make_mini_corpus
+from conftest import TYPES
 
 
 def test_evaluation_predicts_every_token_even_of_sentences_longer_than_the_model(tmp_path, tiny_checkpoint, mini_corpus):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CONFIG, REPO, make_mini_corpus, set_config, snakemake
+from conftest import CONFIG, REPO, make_mini_corpus, set_config, snakemake, snakemake_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 SCRIPTS = REPO / "tests" / "slurm"
@@ -54,8 +53,7 @@ def on_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.Comple
 
 def start_on_slurm(workdir: Path) -> subprocess.Popen:
     """`snakemake --profile slurm` in the background, in its own session (as a user's terminal would be)."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-               f"--configfile={workdir / 'config.yaml'}", "results/zero_shot.csv", "--profile", str(PROFILE), *RESOURCES]
+    command = snakemake_command(workdir, "results/zero_shot.csv", "--profile", str(PROFILE), *RESOURCES)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 

@@ -8,11 +8,9 @@ included), changes one thing and reads Snakemake's own dry-run plan.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CONFIG, REPO, counts, plan, set_config, snakemake
+from conftest import CONFIG, REPO, counts, plan, set_config, snakemake, snakemake_command
 
 pytestmark = pytest.mark.slow
 
@@ -94,9 +92,7 @@ def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
     config = yaml.safe_load(yaml.safe_dump(CONFIG))
     config["checkpoints"]["mini"]["training"]["epochs"] = 500  # long enough to be killed mid-way
     set_config(copy, config)
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(copy),
-               "--configfile", str(copy / "config.yaml"), "-j1", "results/zero_shot.csv"]
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(snakemake_command(copy, "-j1", "results/zero_shot.csv"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     logs = copy / "work" / "logs" / "train" / "mini"
     deadline = time.time() + 120
     while time.time() < deadline and not any('"epoch": 2' in p.read_text() for p in logs.glob("*/seed1.log")):

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Sequence
 
-DEFAULT_TYPES = ["DATE", "LOC", "ORG", "PER"]
+from .config import DEFAULT_TYPES
 
 
 def _json(text: str):
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(handler=handler)
-        sub.add_argument("--types", nargs="+", default=DEFAULT_TYPES, help="entity types of the BIO tag set")
+        sub.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES), help="entity types of the BIO tag set")
         return sub
 
     sub = command("score", cmd_score, "score a CoNLL prediction file; print precision, recall, F1 as JSON")

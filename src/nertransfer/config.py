@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 RECIPES = ("tiny-xlmr",)
+DEFAULT_TYPES = ("DATE", "LOC", "ORG", "PER")  # MasakhaNER's entity types
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.{}-]+$")
 DEFAULT_TRAINING = {
     "epochs": 3,
@@ -112,12 +113,6 @@ class Experiment:
             for seed in self.seeds
         ]
 
-    def cell(self, cell_id: str) -> Cell:
-        for cell in self.cells():
-            if cell.id == cell_id:
-                return cell
-        raise KeyError(cell_id)
-
     def hyperparameters(self, cell: Cell) -> dict[str, Any]:
         """Training settings of a cell: defaults, then the config's, then the checkpoint's own."""
         return {**DEFAULT_TRAINING, **self.training, **self.checkpoints[cell.checkpoint].training, "seed": cell.seed}
@@ -180,7 +175,7 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
     languages = raw["languages"]
     if isinstance(languages, list):
         languages = {language: language for language in languages}
-    dataset = Dataset(name, raw["path"], dict(languages), tuple(raw.get("types", ("DATE", "LOC", "ORG", "PER"))))
+    dataset = Dataset(name, raw["path"], dict(languages), tuple(raw.get("types", DEFAULT_TYPES)))
 
     checkpoints = {}
     for checkpoint_name in spec["checkpoints"]:

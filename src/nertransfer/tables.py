@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 ROW_AXES = ["checkpoint", "train_language"]  # what identifies a fine-tuned model, seeds aside
 METRICS = ["precision", "recall", "f1"]
+TEXT_FORMATS = (".csv", ".md", ".tex")  # each table is written in all three
 
 
 def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataFrame":
@@ -38,7 +39,6 @@ def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataF
 
 def matrix(frame: pd.DataFrame, category: str, statistic: str) -> pd.DataFrame:
     """Checkpoint x training language rows, evaluation language columns, mean or std of F1 over seeds."""
-    import pandas as pd
 
     subset = frame[frame["category"] == category]
     grouped = subset.groupby([*ROW_AXES, "eval_language"])["f1"]
@@ -48,7 +48,6 @@ def matrix(frame: pd.DataFrame, category: str, statistic: str) -> pd.DataFrame:
 
 def in_language(frame: pd.DataFrame, types: Sequence[str]) -> pd.DataFrame:
     """Each model on its own language: P, R, F1 overall and F1 per category, mean and std over seeds."""
-    import pandas as pd
 
     own = frame[frame["train_language"] == frame["eval_language"]]
     overall = own[own["category"] == "overall"].groupby(ROW_AXES)[METRICS].agg(["mean", "std"])
@@ -73,11 +72,10 @@ def _mean_pm_std(table: pd.DataFrame) -> pd.DataFrame:
 
 def _write(table: pd.DataFrame, stem: Path, caption: str, shown: pd.DataFrame | None = None) -> list[Path]:
     """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table."""
-    import pandas as pd
 
     shown = (table if shown is None else shown).rename_axis(index=[name.replace("_", " ") for name in table.index.names])
     latex = shown.map(lambda value: value.replace("±", r"$\pm$") if isinstance(value, str) else value)
-    paths = [stem.with_suffix(ext) for ext in (".csv", ".md", ".tex")]
+    paths = [stem.with_suffix(ext) for ext in TEXT_FORMATS]
     with atomic_write(paths[0]) as out:
         table.round(4).to_csv(out)
     with atomic_write(paths[1]) as out:
@@ -118,14 +116,22 @@ def heatmap(table: pd.DataFrame, path: Path, title: str) -> Path:
     return path
 
 
+def matrix_stems(types: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(category, statistic, file stem) of every zero-shot matrix: the one naming scheme."""
+    return [
+        (category, statistic, ("zero_shot" if category == "overall" else f"zero_shot_{category}")
+         + ("" if statistic == "mean" else "_std"))
+        for category in ["overall", *types]
+        for statistic in ("mean", "std")
+    ]
+
+
 def table_names(types: Sequence[str]) -> list[str]:
     """The files `write_tables` writes, relative to its output folder (for the workflow's outputs)."""
     names = ["cells.csv"]
-    for category in ["overall", *types]:
-        stem = "zero_shot" if category == "overall" else f"zero_shot_{category}"
-        names += [f"{stem}{ext}" for ext in (".csv", ".md", ".tex", ".png")]
-        names += [f"{stem}_std{ext}" for ext in (".csv", ".md", ".tex")]
-    return names + [f"in_language{ext}" for ext in (".csv", ".md", ".tex")]
+    for _, statistic, stem in matrix_stems(types):
+        names += [stem + ext for ext in TEXT_FORMATS] + ([f"{stem}.png"] if statistic == "mean" else [])
+    return names + [f"in_language{ext}" for ext in TEXT_FORMATS]
 
 
 def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, types: Sequence[str]) -> list[Path]:
@@ -136,16 +142,13 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
     with atomic_write(output_dir / "cells.csv") as out:
         frame.sort_values([*ROW_AXES, "seed", "eval_language", "category"]).round(4).to_csv(out, index=False)
     written.append(output_dir / "cells.csv")
-    for category in ["overall", *types]:
-        stem = "zero_shot" if category == "overall" else f"zero_shot_{category}"
+    for category, statistic, stem in matrix_stems(types):
         label = "F1" if category == "overall" else f"{category} F1"
-        for statistic in ("mean", "std"):
-            name = stem if statistic == "mean" else f"{stem}_std"
-            table = matrix(frame, category, statistic)
-            caption = f"Zero-shot {label} x 100 ({statistic} over seeds): rows checkpoint / training language, columns evaluation language."
-            written += _write(table, output_dir / name, caption)
-            if statistic == "mean":
-                written.append(heatmap(table, output_dir / f"{name}.png", f"Zero-shot {label} (mean over seeds)"))
+        table = matrix(frame, category, statistic)
+        caption = f"Zero-shot {label} x 100 ({statistic} over seeds): rows checkpoint / training language, columns evaluation language."
+        written += _write(table, output_dir / stem, caption)
+        if statistic == "mean":
+            written.append(heatmap(table, output_dir / f"{stem}.png", f"Zero-shot {label} (mean over seeds)"))
     table = in_language(frame, types)
     written += _write(table, output_dir / "in_language", "In-language precision, recall and F1 x 100 (mean ± std over seeds).", _mean_pm_std(table))
     return written

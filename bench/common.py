@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import tempfile
 from pathlib import Path
 
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "masakhaner-1.0"
 TYPES = ["DATE", "LOC", "ORG", "PER"]
@@ -17,6 +20,30 @@ def tiny_checkpoint(folder: Path, languages=("hau", "swa"), **settings) -> Path:
     from nertransfer.recipe import build_tiny_xlmr
 
     return build_tiny_xlmr([str(DATA / l / "train.txt") for l in languages], folder / "tiny", settings)
+
+
+XLMR_BASE = dict(hidden_size=768, layers=12, heads=12, vocab_size=8000)
+XLMR_VOCAB = 250_002
+
+
+def xlmr_base_standin(folder: Path, tiny: bool = False) -> Path:
+    """xlm-roberta-base's architecture with random weights (no weights can be downloaded on a lent GPU).
+
+    The recipe's Unigram tokenizer trained on all MasakhaNER 1.0 training text, and the model's
+    embedding resized to XLM-R's 250,002 rows, so the optimizer updates 278M parameters, as for
+    the real model. `tiny`: the offline recipe itself, for a smoke test on CPU.
+    """
+    from transformers import XLMRobertaForMaskedLM
+
+    from nertransfer.recipe import build_tiny_xlmr
+
+    languages = sorted(p.name for p in DATA.iterdir() if p.is_dir())
+    path = build_tiny_xlmr([str(DATA / l / "train.txt") for l in languages], folder / "xlmr", {} if tiny else XLMR_BASE)
+    if not tiny:
+        model = XLMRobertaForMaskedLM.from_pretrained(path)
+        model.resize_token_embeddings(XLMR_VOCAB)
+        model.save_pretrained(path)
+    return path
 
 
 def machine() -> str:

@@ -44,7 +44,7 @@ def main() -> None:
         ours = words / (time.perf_counter() - started)
         assert sum(map(len, predicted)) == words
 
-        tagger = pipeline("token-classification", model=model, tokenizer=tokenizer, device=-1, ignore_labels=[])
+        tagger = pipeline("token-classification", model=model, tokenizer=tokenizer, device=model.device, ignore_labels=[])
         texts = [" ".join(s) for s in sentences]
         rates = {}
         tagger(texts[:64], batch_size=32)  # warm-up

@@ -83,6 +83,47 @@ def test_a_killed_fine_tune_resumes_from_its_last_epoch_with_the_same_result(tmp
     assert (tmp_path / "cut" / "dev_metrics.json").read_text() == (tmp_path / "whole" / "dev_metrics.json").read_text()
 
 
+def test_a_fine_tune_told_to_stop_saves_its_state_and_resumes_from_it(tmp_path, tiny_checkpoint, mini_corpus):
+    """SIGTERM / SIGUSR2 (Slurm before preemption): finish the epoch, save the state, exit; also when
+    time-based saving would not have saved yet."""
+    hp = {**TINY_TRAINING, "epochs": 4}
+    args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
+            "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
+            "--hyperparameters", json.dumps(hp), "--threads", "1", "--output", str(tmp_path / "run"),
+            "--save-state-every-seconds", "3600"]
+    job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in job.stdout:
+        if line.startswith('{"epoch": 1'):
+            job.send_signal(signal.SIGUSR2)
+            break
+    out, err = job.communicate()
+    assert job.returncode != 0 and "stopped by signal" in err, err
+    assert (tmp_path / "run.state" / "resume.pt").exists() and not (tmp_path / "run").exists()
+    resumed = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    stopped_after = int(err.split("after epoch ")[1].split(";")[0])
+    assert f"resuming after epoch {stopped_after}" in resumed
+    epochs = [json.loads(l)["epoch"] for l in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4]
+
+
+def test_time_based_state_saving_skips_the_per_epoch_save(tmp_path, tiny_checkpoint, mini_corpus, monkeypatch):
+    import torch
+
+    from nertransfer.train import train
+
+    saved = []
+    real_save = torch.save
+    monkeypatch.setattr(torch, "save", lambda obj, path, *a, **k: (saved.append(obj["epoch"]), real_save(obj, path, *a, **k)))
+    hp = {**TINY_TRAINING, "epochs": 3}
+    train(str(tiny_checkpoint), str(mini_corpus / "hau" / "train.txt"), str(mini_corpus / "hau" / "dev.txt"),
+          TYPES, hp, tmp_path / "every", save_state_every_seconds=0)
+    assert saved == [0, 1]  # after every epoch but the last (the finished model is the output)
+    saved.clear()
+    train(str(tiny_checkpoint), str(mini_corpus / "hau" / "train.txt"), str(mini_corpus / "hau" / "dev.txt"),
+          TYPES, hp, tmp_path / "rarely", save_state_every_seconds=3600)
+    assert saved == []
+
+
 # Recorded before the speed work of issue 5 (CPU, fp32): every speed change must leave these as they are.
 PINNED_LOSSES = [1.7494285106658936, 0.6202008128166199, 0.5816192626953125, 0.5818579792976379,
                  0.5707956552505493, 0.5446270108222961, 0.5183793306350708, 0.4496791660785675]

@@ -51,7 +51,7 @@ def cmd_train(args) -> None:
     from .train import train
 
     train(args.checkpoint, args.train, args.dev, args.types, args.hyperparameters, args.output, args.state_dir, args.cell,
-          args.model_output)
+          args.model_output, args.save_state_every_seconds)
 
 
 def cmd_evaluate(args) -> None:
@@ -124,7 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--cell", type=_json, default={}, help="the cell's axes as JSON, recorded with the results")
     sub.add_argument("--output", required=True)
     sub.add_argument("--model-output", help="where the fine-tuned model goes (default: OUTPUT/model)")
-    sub.add_argument("--state-dir", help="where the resumable per-epoch state lives (default: OUTPUT.state)")
+    sub.add_argument("--state-dir", help="where the resumable state lives (default: OUTPUT.state)")
+    sub.add_argument("--save-state-every-seconds", type=float, default=0.0,
+                     help="save the resumable state after an epoch once this long has passed since the last save "
+                          "(default 0: every epoch); always on SIGTERM/SIGUSR2")
     sub.add_argument("--threads", type=int)
 
     sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it")

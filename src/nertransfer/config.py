@@ -104,6 +104,7 @@ class Experiment:
     work_dir: str = "work"
     results_dir: str = "results"
     keep_models: bool = True
+    save_state_every_seconds: float = 0.0
 
     def cells(self) -> list[Cell]:
         return [
@@ -193,6 +194,7 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
         work_dir=config.get("work_dir", "work"),
         results_dir=config.get("results_dir", "results"),
         keep_models=config.get("keep_models", True),
+        save_state_every_seconds=config.get("save_state_every_seconds", 0.0),
     )
 
 

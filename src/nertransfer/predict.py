@@ -15,8 +15,13 @@ import torch
 from .encoding import IGNORE, Window, encode, length_grouped_batches
 
 
-def load_model(path: str, labels: Sequence[str] | None = None):
-    """Tokenizer and model from a folder or hub id; with `labels`, a fresh classification head if needed."""
+def load_model(path: str, labels: Sequence[str] | None = None, dtype: torch.dtype | None = None):
+    """Tokenizer and model from a folder or hub id; with `labels`, a fresh classification head if needed.
+
+    `dtype` None: float32 on CPU (CPU half precision is slow), as saved on a GPU (a model kept in
+    bf16 predicts in bf16). Training passes float32: its optimizer needs full-precision weights,
+    also when it starts from a model that was kept in bf16 (sequential transfer).
+    """
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -28,8 +33,7 @@ def load_model(path: str, labels: Sequence[str] | None = None):
             label2id={label: i for i, label in enumerate(labels)},
             ignore_mismatched_sizes=True,  # a model fine-tuned on other labels gets a new head
         )
-    # float32 on CPU even for a model kept in bf16/fp16 (CPU half precision is slow); as saved on GPU
-    dtype = "auto" if torch.cuda.is_available() else torch.float32
+    dtype = dtype or ("auto" if torch.cuda.is_available() else torch.float32)
     model = AutoModelForTokenClassification.from_pretrained(path, dtype=dtype, **options)
     if torch.cuda.is_available():
         model.to("cuda")

@@ -38,5 +38,7 @@ rule train:
     resources:
         gpus=1,
     shell:
+        # how often the resumable state is saved is not a parameter of the cell: changing it reruns nothing
         "HF_HUB_OFFLINE=1 nertransfer train {params.args} --train {input.train} --dev {input.dev} --types {TYPES}"
-        " --output {output.records} --model-output {output.model} --threads {threads} > {log} 2>&1"
+        " --output {output.records} --model-output {output.model} --threads {threads}"
+        " --save-state-every-seconds {EXP.save_state_every_seconds} > {log} 2>&1"

@@ -1,0 +1,96 @@
+"""One full fine-tune of the xlm-roberta-base architecture as the paper config runs it, and the paper matrix projected.
+
+Stand-in for xlm-roberta-base (no weights can be downloaded on a lent GPU machine): its
+architecture (12 layers, 768 wide, 12 heads, 250,002-row embedding, 278M parameters) with random
+weights, and a Unigram tokenizer trained here on the MasakhaNER 1.0 training text (subword counts
+differ somewhat from XLM-R's SentencePiece; the bench prints them). Runs `nertransfer.train.train`
+with config/paper.yaml's hyperparameters (batch 32, lr 5e-5, max_length 200, dev scoring every
+epoch, eval batch 256, resumable state every 300 s) on the largest MasakhaNER 1.0 training set,
+then evaluates the model on all ten test sets the way an evaluation job does (load, predict,
+score, write). Prints seconds per epoch, the whole fine-tune, each evaluation, and the GPU-hours
+of the paper matrix (150 fine-tunes, 1,500 evaluations) projected from them.
+Usage: python bench/finetune_gpu.py [--epochs 50] [--language swa] [--compile] [--tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from common import DATA, TYPES, machine, workspace, xlmr_base_standin
+
+PAPER = {"epochs": 50, "learning_rate": 5e-5, "batch_size": 32, "eval_batch_size": 256, "warmup_ratio": 0.0,
+         "weight_decay": 0.0, "max_length": 200, "max_grad_norm": 1.0, "gradient_accumulation_steps": 1,
+         "eval_every": 1, "precision": "auto", "compile": False, "save_dtype": "float32", "seed": 1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--language", default="swa", help="default: the largest MasakhaNER 1.0 training set")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
+    parser.add_argument("--tiny", action="store_true", help="the tiny recipe instead (a smoke test on CPU)")
+    options = parser.parse_args()
+    import torch
+
+    from nertransfer.evaluate import evaluate
+    from nertransfer.train import train
+
+    hp = {**PAPER, "epochs": options.epochs, "compile": options.compile}
+    with workspace() as folder:
+        folder = Path(folder)
+        started = time.perf_counter()
+        checkpoint = xlmr_base_standin(folder, options.tiny)
+        build_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        train(str(checkpoint), str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt"),
+              TYPES, hp, folder / "run", save_state_every_seconds=300)
+        finetune_seconds = time.perf_counter() - started
+        from transformers import AutoTokenizer
+
+        from nertransfer.train import _labelled_windows
+
+        windows, _ = _labelled_windows(AutoTokenizer.from_pretrained(checkpoint), str(DATA / options.language / "train.txt"),
+                                       TYPES, hp["max_length"])
+        subwords = sum(len(w) for w in windows)
+        epochs = [json.loads(line) for line in (folder / "run" / "epochs.jsonl").read_text().splitlines()]
+        config = json.loads((folder / "run" / "train_config.json").read_text())
+        evaluations = {}
+        for test in sorted(p.name for p in DATA.iterdir() if p.is_dir()):
+            started = time.perf_counter()
+            metrics = evaluate(str(folder / "run" / "model"), str(DATA / test / "test.txt"), TYPES,
+                               folder / "eval" / test / "predictions.txt", folder / "eval" / test / "metrics.json",
+                               hp["max_length"], hp["eval_batch_size"])
+            evaluations[test] = (time.perf_counter() - started, metrics["conlleval"]["f1"] if "conlleval" in metrics else None)
+        gpu_memory = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+
+    steady = epochs[1:] or epochs
+    train_epoch = statistics.median(e["seconds"] for e in steady)
+    tokens_per_second = statistics.median(e["train_tokens_per_second"] for e in steady)
+    eval_seconds = statistics.mean(seconds for seconds, _ in evaluations.values())
+    paper_hours = (150 * finetune_seconds + 1500 * eval_seconds) / 3600
+    model = "tiny recipe" if options.tiny else "xlm-roberta-base architecture (random init, 250,002-row embedding)"
+    print(f"full fine-tune, {model}, MasakhaNER 1.0 {options.language} train ({config['train_windows']} windows, "
+          f"{subwords:,} subwords an epoch), "
+          f"{options.epochs} epochs, batch {hp['batch_size']}, compile {options.compile}, on {machine()}")
+    print(f"  building the stand-in checkpoint: {build_seconds:.1f} s (not part of a fine-tune)")
+    print(f"  first epoch (incl. dev scoring): {epochs[0]['seconds']:.2f} s; later epochs: median {train_epoch:.2f} s "
+          f"(min {min(e['seconds'] for e in steady):.2f}, max {max(e['seconds'] for e in steady):.2f}), "
+          f"median {tokens_per_second:,.0f} training tokens/s")
+    print(f"  whole fine-tune (load, {options.epochs} epochs with dev scoring, state saves, model save): "
+          f"{finetune_seconds:.1f} s  [goal <= 60 s on an H100-class GPU]")
+    print(f"  scaled to xlm-roberta-base's own tokenizer (~84k subwords an epoch on MasakhaNER 1.0, issue 5): "
+          f"{finetune_seconds * 84_000 / subwords:.1f} s")
+    print(f"  evaluation per test set (load model, predict, score, write): mean {eval_seconds:.2f} s; "
+          + ", ".join(f"{k} {s:.2f}s" for k, (s, _) in evaluations.items()))
+    print(f"  peak GPU memory {gpu_memory:.1f} GiB; final dev F1 {epochs[-1].get('dev_f1')}")
+    print(f"  paper matrix projected: 150 x {finetune_seconds:.1f} s + 1,500 x {eval_seconds:.2f} s = "
+          f"{paper_hours:.2f} GPU-hours  [goal <= 4; the study: ~50]")
+    print("  epochs.jsonl: " + json.dumps([{k: e[k] for k in ("epoch", "seconds", "train_tokens_per_second")} for e in epochs]))
+
+
+if __name__ == "__main__":
+    main()

@@ -79,6 +79,7 @@ CONFIG = {
     },
     "experiment": {"dataset": "mini", "checkpoints": ["mini", "mini-b"], "seeds": [1]},
     "training": {"batch_size": 16, "max_length": 64, "eval_batch_size": 64},
+    "analyses": {"overlap": False, "checkpoint_effects": []},  # not the default config's (tests/test_axes.py runs them)
 }
 
 

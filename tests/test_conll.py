@@ -7,7 +7,7 @@ import pytest
 
 from nertransfer.conll import ConllError, bio_labels, read_conll, repair_iob2, write_conll
 
-from conftest import DATA, write
+from conftest import DATA, TYPES, write
 
 TYPES = ["DATE", "LOC", "ORG", "PER"]
 MASAKHANER = sorted((DATA / "masakhaner-1.0").glob("*/*.txt"))
@@ -105,3 +105,12 @@ def test_written_files_read_back_identically(tmp_path):
     write_conll(out, [s.tokens for s in sentences], [s.tags for s in sentences])
     assert [(s.tokens, s.tags) for s in read_conll(out, TYPES)] == [(s.tokens, s.tags) for s in sentences]
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_label_set_turns_the_other_types_into_o_in_every_column(tmp_path):
+    from nertransfer.conll import keep_types
+
+    path = write(tmp_path / "x.txt", "Musa B-PER B-PER\nin O O\nMay B-DATE B-LOC\n2020 I-DATE I-LOC\n")
+    [sentence] = keep_types(read_conll(path, TYPES, n_columns=3), ["LOC", "PER"])
+    assert sentence.columns == (("B-PER", "O", "O", "O"), ("B-PER", "O", "B-LOC", "I-LOC"))
+    assert sentence.tokens == ("Musa", "in", "May", "2020") and sentence.line == 1

@@ -87,13 +87,13 @@ def test_the_profile_run_gives_the_tables_of_the_local_run(cluster, local_run, t
     for table in ("zero_shot.csv", "zero_shot_std.csv", "zero_shot_PER.csv", "in_language.csv", "cells.csv"):
         assert (workdir / "results" / table).read_text() == (local_run / "results" / table).read_text(), table
     logs = sorted(p.relative_to(workdir) for p in (workdir / "logs" / "slurm").rglob("*_log.out"))
-    assert Path("logs/slurm/finetune/mini/hau/seed1") in [p.parent for p in logs], logs
+    assert Path("logs/slurm/finetune/mini/hau/base/seed1") in [p.parent for p in logs], logs
 
 
 def test_a_preempted_fine_tune_resumes_from_its_last_epoch(cluster, tmp_path):
     workdir = new_workdir(tmp_path / "preempt", one_cell(epochs=40))
     run = start_on_slurm(workdir)
-    log = workdir / "work" / "logs" / "train" / "mini" / "hau" / "seed1.log"
+    log = workdir / "work" / "logs" / "train" / "mini" / "hau" / "base" / "seed1.log"
     deadline = time.time() + 180
     while time.time() < deadline and run.poll() is None and not (log.exists() and '"epoch": 3,' in log.read_text()):
         time.sleep(0.2)
@@ -106,7 +106,7 @@ def test_a_preempted_fine_tune_resumes_from_its_last_epoch(cluster, tmp_path):
     resumed_from = int(text.split("resuming after epoch ")[1].split()[0])
     assert resumed_from >= 3  # not from scratch
     epochs = [json.loads(line)["epoch"] for line in
-              (workdir / "work" / "runs" / "mini" / "hau" / "seed1" / "train" / "epochs.jsonl").read_text().splitlines()]
+              (workdir / "work" / "runs" / "mini" / "hau" / "base" / "seed1" / "train" / "epochs.jsonl").read_text().splitlines()]
     assert epochs == list(range(1, 41))
     print(f"preempted after epoch >= 3, resumed after epoch {resumed_from}; epochs redone: "
           f"{sum(1 for l in text.splitlines() if l.startswith('{')) - (40 - resumed_from)}")

@@ -152,3 +152,25 @@ def test_gradient_accumulation_and_eval_every_and_half_precision_storage(tmp_pat
     with safe_open(tmp_path / "model" / "model.safetensors", "pt") as weights:
         assert {str(weights.get_tensor(k).dtype) for k in weights.keys()} == {"torch.bfloat16"}
     assert not (tmp_path / "records" / "model").exists()
+
+
+def test_a_training_size_is_the_start_of_a_shuffle_fixed_by_the_seed():
+    from nertransfer.train import training_subset
+
+    sentences = list(range(100))
+    small, large = training_subset(sentences, 10, seed=1), training_subset(sentences, 0.5, seed=1)
+    assert len(small) == 10 and len(large) == 50 and set(small) <= set(large)  # nested: a learning curve
+    assert small == training_subset(sentences, 10, seed=1) != training_subset(sentences, 10, seed=2)
+    assert small == sorted(small)  # the file's order is kept
+    assert training_subset(sentences, None, seed=1) == sentences and len(training_subset(sentences, 500, seed=1)) == 100
+
+
+def test_a_label_set_trains_a_model_on_the_kept_types_only(tmp_path, tiny_checkpoint, mini_corpus):
+    from nertransfer.train import train
+
+    dev = train(str(tiny_checkpoint), str(mini_corpus / "hau" / "train.txt"), str(mini_corpus / "hau" / "dev.txt"),
+                TYPES, {**TINY_TRAINING, "epochs": 1, "train_size": 20}, tmp_path / "run", keep=["PER"])
+    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert sorted(config["id2label"].values()) == ["B-PER", "I-PER", "O"]
+    assert set(dev["per_category"]) <= {"PER"}
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["train_sentences"] == 20

@@ -38,9 +38,9 @@ def test_the_run_writes_every_table_and_a_model_card_per_cell(local_run):
     assert set(table.index) == {(c, l) for c in ("mini", "mini-b") for l in ("hau", "luo")}
     for name in ("zero_shot.md", "zero_shot.tex", "zero_shot.png", "zero_shot_PER.csv", "in_language.md"):
         assert (finished / "results" / name).stat().st_size > 0
-    card = (finished / "work" / "runs" / "mini" / "luo" / "seed1" / "README.md").read_text()
+    card = (finished / "work" / "runs" / "mini" / "luo" / "base" / "seed1" / "README.md").read_text()
     assert "## Dev set" in card and "## Test set" in card
-    assert (finished / "work" / "runs" / "mini" / "luo" / "seed1" / "model" / "model.safetensors").exists()
+    assert (finished / "work" / "runs" / "mini" / "luo" / "base" / "seed1" / "model" / "model.safetensors").exists()
 
 
 def test_a_second_run_does_nothing(copy):
@@ -95,16 +95,16 @@ def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
     run = subprocess.Popen(snakemake_command(copy, "-j1", "results/zero_shot.csv"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     logs = copy / "work" / "logs" / "train" / "mini"
     deadline = time.time() + 120
-    while time.time() < deadline and not any('"epoch": 2' in p.read_text() for p in logs.glob("*/seed1.log")):
+    while time.time() < deadline and not any('"epoch": 2' in p.read_text() for p in logs.glob("*/base/seed1.log")):
         time.sleep(0.2)
-    log = next(p for p in logs.glob("*/seed1.log") if '"epoch": 2' in p.read_text())
+    log = next(p for p in logs.glob("*/base/seed1.log") if '"epoch": 2' in p.read_text())
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     time.sleep(1.0)
     size = log.stat().st_size
     time.sleep(2.0)
     assert log.stat().st_size == size  # the job's work stopped with it
-    cell = f"mini/{log.parent.name}/seed1"
+    cell = f"mini/{log.parent.parent.name}/base/seed1"
     assert not (copy / "work" / "runs" / cell / "train").exists()
     assert ("train", f"cell={cell}") in plan(copy, "--rerun-incomplete")
 
@@ -117,10 +117,10 @@ def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
     test.write_text("\n".join(lines) + "\n")
     result = snakemake(copy, "-j2", "--keep-going", "results/zero_shot.csv", check=False)
     assert result.returncode != 0
-    log = (copy / "work" / "logs" / "evaluate" / "mini" / "hau" / "seed1" / "luo.log").read_text()
+    log = (copy / "work" / "logs" / "evaluate" / "mini" / "hau" / "base" / "seed1" / "luo.log").read_text()
     assert "data/luo/test.txt:3: expected a tag over the types DATE, LOC, ORG, PER, got 'B-MISC'" in log
     assert (copy / "results" / "zero_shot.csv").read_bytes() == before
-    assert (copy / "work" / "runs" / "mini" / "hau" / "seed1" / "model" / "model.safetensors").exists()
+    assert (copy / "work" / "runs" / "mini" / "hau" / "base" / "seed1" / "model" / "model.safetensors").exists()
 
 
 def test_a_config_typo_fails_before_any_job_naming_the_key(copy):
@@ -136,6 +136,6 @@ def test_the_paper_matrix_prefetches_each_hub_checkpoint_once_on_the_submit_host
     (tmp_path / "data").symlink_to(REPO / "data")
     (tmp_path / "config.yaml").write_text((REPO / "config" / "paper.yaml").read_text())
     jobs = plan(tmp_path)
-    assert counts(jobs) == Counter({"prefetch_checkpoint": 2, "prefetch_language_checkpoint": 10, "train": 150,
-                                    "evaluate": 1500, "card": 150, "tables": 1})
+    assert counts(jobs) == Counter({"prefetch_checkpoint": 2, "prefetch_language_checkpoint": 10, "train": 195,
+                                    "evaluate": 1950, "card": 195, "tables": 1, "overlap": 1, "checkpoint_effect": 2})
     assert ("prefetch_language_checkpoint", "template=xlmr-language, language=pcm") in jobs

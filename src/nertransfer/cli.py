@@ -51,14 +51,22 @@ def cmd_train(args) -> None:
     from .train import train
 
     train(args.checkpoint, args.train, args.dev, args.types, args.hyperparameters, args.output, args.state_dir, args.cell,
-          args.model_output, args.save_state_every_seconds)
+          args.model_output, args.save_state_every_seconds, args.keep_types)
 
 
 def cmd_evaluate(args) -> None:
     _prepare_torch(args.threads)
     from .evaluate import evaluate
 
-    evaluate(args.model, args.test, args.types, args.predictions, args.metrics, args.max_length, args.batch_size, args.cell)
+    evaluate(args.model, args.test, args.types, args.predictions, args.metrics, args.max_length, args.batch_size, args.cell,
+             args.keep_types)
+
+
+def cmd_adapt(args) -> None:
+    _prepare_torch(args.threads)
+    from .adapt import adapt
+
+    adapt(args.checkpoint, args.text, args.types, args.output, args.settings)
 
 
 def cmd_card(args) -> None:
@@ -88,7 +96,20 @@ def cmd_prefetch(args) -> None:
 def cmd_tables(args) -> None:
     from .tables import write_tables
 
-    write_tables(args.metrics, args.output_dir, args.types)
+    write_tables(args.metrics, args.output_dir, args.types, args.runs)
+
+
+def cmd_overlap(args) -> None:
+    from .analysis import write_overlap
+
+    pairs = lambda items: dict(item.split("=", 1) for item in items)  # noqa: E731
+    write_overlap(args.cells, pairs(args.train), pairs(args.test), args.types, args.output_dir)
+
+
+def cmd_effect(args) -> None:
+    from .analysis import write_checkpoint_effect
+
+    write_checkpoint_effect(args.cells, args.checkpoint, args.baseline, args.output_dir)
 
 
 def cmd_warm_server(args) -> None:
@@ -106,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         sub.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES), help="entity types of the BIO tag set")
         return sub
+
+    def label_set(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--keep-types", nargs="+", help="a label set: train/score these types, the others become O")
 
     sub = command("score", cmd_score, "score a CoNLL prediction file; print precision, recall, F1 as JSON")
     sub.add_argument("--gold", help="gold `token TAG` file (omit for a `token GOLD PRED` file)")
@@ -129,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save the resumable state after an epoch once this long has passed since the last save "
                           "(default 0: every epoch); always on SIGTERM/SIGUSR2")
     sub.add_argument("--threads", type=int)
+    label_set(sub)
 
     sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it")
     sub.add_argument("--model", required=True)
@@ -138,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--max-length", type=int, default=128)
     sub.add_argument("--batch-size", type=int, default=64)
     sub.add_argument("--cell", type=_json, default={})
+    sub.add_argument("--threads", type=int)
+    label_set(sub)
+
+    sub = command("adapt", cmd_adapt, "continue masked-LM training of a checkpoint on a language's text (adaptation)")
+    sub.add_argument("--checkpoint", required=True)
+    sub.add_argument("--text", nargs="+", required=True, help="CoNLL files whose sentences are the unlabeled text")
+    sub.add_argument("--settings", type=_json, default={}, help="epochs, learning_rate, batch_size, mask_probability, seed")
+    sub.add_argument("--output", required=True)
     sub.add_argument("--threads", type=int)
 
     sub = command("card", cmd_card, "write a cell's model card with dev and test metrics")
@@ -155,7 +188,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--idle-seconds", type=float, default=120.0, help="exit after this long without a job")
 
     sub = command("tables", cmd_tables, "aggregate evaluation metrics into CSV, Markdown, LaTeX tables and heatmaps")
+    sub.add_argument("--runs", nargs="*", default=[], help="fine-tune folders (dev metrics): grid and learning-curve tables")
     sub.add_argument("--metrics", nargs="+", required=True)
+    sub.add_argument("--output-dir", required=True)
+
+    sub = command("overlap", cmd_overlap, "token/entity overlap of training and test sets vs zero-shot F1, with correlations")
+    sub.add_argument("--cells", required=True, help="the tables' cells.csv")
+    sub.add_argument("--train", nargs="+", required=True, help="LANGUAGE=TRAIN_FILE ...")
+    sub.add_argument("--test", nargs="+", required=True, help="LANGUAGE=TEST_FILE ...")
+    sub.add_argument("--output-dir", required=True)
+
+    sub = command("effect", cmd_effect, "difference table: F1 of one starting checkpoint minus a baseline's")
+    sub.add_argument("--cells", required=True, help="the tables' cells.csv")
+    sub.add_argument("--checkpoint", required=True)
+    sub.add_argument("--baseline", required=True)
     sub.add_argument("--output-dir", required=True)
     return parser
 

@@ -9,6 +9,7 @@ path component and a new field here, not a rewrite of the rules.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -57,38 +58,88 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A starting point for fine-tuning: a hub id (maybe a template over the language), a path or a recipe."""
+    """A starting point for fine-tuning.
+
+    Kinds: `hub` (an id, maybe a template over the language), `path`, `recipe` (built offline),
+    `finetuned` (the NER model of another cell: sequential transfer; `source` names that cell's
+    checkpoint, `language` its training language) and `adapt` (language-adaptive pretraining:
+    `source` continued as a masked language model on one language's text, `adapt` its settings).
+    """
 
     name: str
-    kind: str  # "hub", "path" or "recipe"
-    source: str  # hub id or template, local path, or recipe name
+    kind: str  # "hub", "path", "recipe", "finetuned" or "adapt"
+    source: str  # hub id or template, local path, recipe name, or the checkpoint it starts from
     revision: str | None = None
     recipe: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+    language: str | None = None  # finetuned: the training language of the cell it starts from
+    adapt: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def per_language(self) -> bool:
-        """Whether the checkpoint differs per language (a template like `...-finetuned-{language_name}`)."""
-        return self.kind == "hub" and "{" in self.source
+        """Whether the checkpoint differs per language (a hub template like `...-finetuned-{language_name}`, or adapted)."""
+        return (self.kind == "hub" and "{" in self.source) or self.kind == "adapt"
 
     def hub_id(self, language: str, dataset: Dataset) -> str:
         return self.source.format(language=language, language_name=dataset.languages[language])
 
 
+GRID_KEYS = {"learning_rate": "lr", "batch_size": "bs", "epochs": "ep", "weight_decay": "wd", "warmup_ratio": "wu"}
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One fine-tune: a checkpoint trained on one language with one seed."""
+    """One fine-tune: a checkpoint trained on one language with one seed, and the optional axes.
+
+    `checkpoint_language`: for a per-language checkpoint, whose language it was adapted to (the
+    training language unless the experiment crosses them). `label_set`: the entity types kept
+    (others become O). `train_size`: "full", a number of sentences, or a fraction. `grid_point`:
+    hyperparameters of a grid search. Axes at their defaults leave the id as it was.
+    """
 
     checkpoint: str
     train_language: str
     seed: int
+    checkpoint_language: str | None = None
+    label_set: str = "all"
+    train_size: str = "full"
+    grid_point: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def hyperparameter_label(self) -> str:
+        return "_".join(f"{GRID_KEYS[key]}{value}" for key, value in self.grid_point) or "default"
+
+    @property
+    def setup(self) -> str:
+        """The path component of the label set, training size and grid point ("base" when all default)."""
+        parts = [f"labels-{self.label_set}"] if self.label_set != "all" else []
+        parts += [f"size-{self.train_size}"] if self.train_size != "full" else []
+        parts += [self.hyperparameter_label] if self.grid_point else []
+        return "+".join(parts) or "base"
 
     @property
     def id(self) -> str:
-        return f"{self.checkpoint}/{self.train_language}/seed{self.seed}"
+        crossed = self.checkpoint_language not in (None, self.train_language)
+        start = f"{self.checkpoint}@{self.checkpoint_language}" if crossed else self.checkpoint
+        return f"{start}/{self.train_language}/{self.setup}/seed{self.seed}"
 
     def axes(self) -> dict[str, Any]:
-        return {"checkpoint": self.checkpoint, "train_language": self.train_language, "seed": self.seed}
+        return {"checkpoint": self.checkpoint, "checkpoint_language": self.checkpoint_language or "",
+                "train_language": self.train_language, "label_set": self.label_set, "train_size": self.train_size,
+                "grid_point": self.hyperparameter_label, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One matrix of the experiment: every combination of its axis values is a cell."""
+
+    checkpoints: tuple[str, ...]
+    train_languages: tuple[str, ...]
+    seeds: tuple[int, ...]
+    checkpoint_languages: tuple[str, ...] | None = None  # None: each cell's own training language
+    label_sets: tuple[str, ...] = ("all",)
+    train_sizes: tuple[str, ...] = ("full",)
+    grid: tuple[tuple[tuple[str, Any], ...], ...] = ((),)
 
 
 @dataclass(frozen=True)
@@ -105,26 +156,61 @@ class Experiment:
     results_dir: str = "results"
     keep_models: bool = True
     save_state_every_seconds: float = 0.0
+    blocks: tuple[Block, ...] = ()
+    label_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    analyses: Mapping[str, Any] = field(default_factory=dict)
 
     def cells(self) -> list[Cell]:
-        return [
-            Cell(checkpoint, language, seed)
-            for checkpoint in self.checkpoints
-            for language in self.train_languages
-            for seed in self.seeds
-        ]
+        """Every block's cells, then the cells that sequential transfer starts from, each once, in order."""
+        blocks = self.blocks or (Block(tuple(self.checkpoints), self.train_languages, self.seeds),)
+        cells: dict[str, Cell] = {}
+        for block in blocks:
+            for name in block.checkpoints:
+                per_language = self.checkpoints[name].per_language
+                for language in block.train_languages:
+                    starts = (block.checkpoint_languages or (language,)) if per_language else (None,)
+                    for start, label_set, size, point, seed in itertools.product(
+                            starts, block.label_sets, block.train_sizes, block.grid, block.seeds):
+                        cell = Cell(name, language, seed, start, label_set, size, point)
+                        cells.setdefault(cell.id, cell)
+        pending = list(cells.values())
+        while pending:  # a sequential start is a fine-tune of its own, trained (and evaluated) too
+            source = self.source_cell(pending.pop())
+            if source is not None and source.id not in cells:
+                cells[source.id] = source
+                pending.append(source)
+        return list(cells.values())
+
+    def source_cell(self, cell: Cell) -> Cell | None:
+        """For a `finetuned` start: the cell whose model this cell starts from (same seed, label set)."""
+        checkpoint = self.checkpoints[cell.checkpoint]
+        if checkpoint.kind != "finetuned":
+            return None
+        start = self.checkpoints[checkpoint.source]
+        return Cell(checkpoint.source, checkpoint.language, cell.seed,
+                    checkpoint.language if start.per_language else None, cell.label_set)
+
+    def types(self, cell: Cell) -> tuple[str, ...]:
+        """The entity types a cell is trained and scored on (its label set)."""
+        return self.label_sets.get(cell.label_set, self.dataset.types)
 
     def hyperparameters(self, cell: Cell) -> dict[str, Any]:
-        """Training settings of a cell: defaults, then the config's, then the checkpoint's own."""
-        return {**DEFAULT_TRAINING, **self.training, **self.checkpoints[cell.checkpoint].training, "seed": cell.seed}
+        """Training settings of a cell: defaults, the config's, the checkpoint's own, its grid point, seed, size."""
+        hp = {**DEFAULT_TRAINING, **self.training, **self.checkpoints[cell.checkpoint].training, **dict(cell.grid_point),
+              "seed": cell.seed}
+        if cell.train_size != "full":
+            hp["train_size"] = float(cell.train_size) if "." in cell.train_size else int(cell.train_size)
+        return hp
 
     def checkpoint_dir(self, cell: Cell) -> str:
-        """Where the training job loads its starting checkpoint from (built or downloaded by a rule)."""
+        """Where the training job loads its starting checkpoint from (built, downloaded, adapted or fine-tuned by a rule)."""
         checkpoint = self.checkpoints[cell.checkpoint]
         if checkpoint.kind == "path":
             return checkpoint.source
+        if checkpoint.kind == "finetuned":
+            return f"{self.run_dir(self.source_cell(cell))}/model"
         if checkpoint.per_language:
-            return f"{self.work_dir}/checkpoints/{checkpoint.name}/{cell.train_language}"
+            return f"{self.work_dir}/checkpoints/{checkpoint.name}/{cell.checkpoint_language}"
         return f"{self.work_dir}/checkpoints/{checkpoint.name}"
 
     def run_dir(self, cell: Cell) -> str:
@@ -142,12 +228,15 @@ def _languages(value: Any, dataset: Dataset, key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+KINDS = ("hub", "path", "recipe", "finetuned", "adapt")
+
+
 def _checkpoint(name: str, spec: Mapping[str, Any], base: Path) -> Checkpoint:
     key = f"checkpoints.{name}"
-    kinds = [kind for kind in ("hub", "path", "recipe") if kind in spec]
+    kinds = [kind for kind in KINDS if kind in spec]
     if len(kinds) != 1:
-        raise ConfigError(key, "expected exactly one of 'hub' (a hub id), 'path' (a local folder) or 'recipe' (one of "
-                          + ", ".join(RECIPES) + ")")
+        raise ConfigError(key, "expected exactly one of 'hub' (a hub id), 'path' (a local folder), 'recipe' (one of "
+                          + ", ".join(RECIPES) + "), 'finetuned' (another cell's model) or 'adapt' (masked-LM adaptation)")
     kind = kinds[0]
     training = dict(spec.get("training", {}))
     if kind == "hub":
@@ -159,10 +248,83 @@ def _checkpoint(name: str, spec: Mapping[str, Any], base: Path) -> Checkpoint:
         if not (path if path.is_absolute() else base / path).is_dir():
             raise ConfigError(f"{key}.path", f"{spec['path']!r} is not an existing folder")
         return Checkpoint(name, "path", spec["path"], training=training)
+    if kind == "finetuned":
+        return Checkpoint(name, "finetuned", spec["finetuned"]["checkpoint"], training=training,
+                          language=spec["finetuned"]["language"])
+    if kind == "adapt":
+        adapt = dict(spec["adapt"])
+        return Checkpoint(name, "adapt", adapt.pop("checkpoint"), training=training, adapt=adapt)
     recipe = dict(spec["recipe"])
     if recipe.get("name") not in RECIPES:
         raise ConfigError(f"{key}.recipe.name", f"{recipe.get('name')!r} is not a known recipe; known: {', '.join(RECIPES)}")
     return Checkpoint(name, "recipe", recipe["name"], recipe=recipe, training=training)
+
+
+def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, base: Path, key: str) -> dict[str, Checkpoint]:
+    """The named checkpoints and every checkpoint they start from (sequential transfer, adaptation)."""
+    defined = config.get("checkpoints", {})
+    resolved: dict[str, Checkpoint] = {}
+    pending = [(name, key) for name in names]
+    while pending:
+        name, where = pending.pop(0)
+        if name in resolved:
+            continue
+        if name not in defined:
+            raise ConfigError(where, f"unknown checkpoint {name!r}; defined: " + ", ".join(defined))
+        checkpoint = resolved[name] = _checkpoint(name, defined[name], base)
+        if checkpoint.kind in ("finetuned", "adapt"):
+            pending.append((checkpoint.source, f"checkpoints.{name}.{checkpoint.kind}.checkpoint"))
+        if checkpoint.kind == "finetuned":
+            _languages([checkpoint.language], dataset, f"checkpoints.{name}.finetuned.language")
+    for checkpoint in resolved.values():
+        chain, current = [checkpoint.name], checkpoint
+        while current.kind in ("finetuned", "adapt"):
+            current = resolved[current.source]
+            if current.name in chain:
+                raise ConfigError(f"checkpoints.{checkpoint.name}", "starts from itself: " + " -> ".join([*chain, current.name]))
+            chain.append(current.name)
+        if checkpoint.kind == "adapt" and resolved[checkpoint.source].per_language:
+            raise ConfigError(f"checkpoints.{checkpoint.name}.adapt.checkpoint",
+                              f"{checkpoint.source!r} differs per language; adapt a single checkpoint")
+    return resolved
+
+
+def _train_size(value: Any, key: str) -> str:
+    if value == "full":
+        return "full"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (isinstance(value, float) and value >= 1):
+        raise ConfigError(key, f"{value!r}: expected 'full', a number of sentences (>= 1) or a fraction (0 < f < 1)")
+    return str(value)
+
+
+def _grid(grid: Mapping[str, list] | None, key: str) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """Every combination of the grid's values, as (key, value) pairs in a fixed key order."""
+    if not grid:
+        return ((),)
+    unknown = [name for name in grid if name not in GRID_KEYS]
+    if unknown:
+        raise ConfigError(key, f"cannot search over {', '.join(unknown)}; searchable: {', '.join(GRID_KEYS)}")
+    names = [name for name in GRID_KEYS if name in grid]
+    return tuple(tuple(zip(names, values)) for values in itertools.product(*(grid[name] for name in names)))
+
+
+def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], dataset: Dataset, label_sets, key: str) -> Block:
+    merged = {**defaults, **spec}
+    crossed = merged.get("checkpoint_languages", "same")
+    label_set_names = tuple(merged.get("label_sets", ["all"]))
+    unknown = [name for name in label_set_names if name != "all" and name not in label_sets]
+    if unknown:
+        raise ConfigError(f"{key}.label_sets", f"unknown label set(s) {', '.join(unknown)}; defined: "
+                          + ", ".join(["all", *label_sets]))
+    return Block(
+        checkpoints=tuple(merged["checkpoints"]),
+        train_languages=_languages(merged.get("train_languages"), dataset, f"{key}.train_languages"),
+        seeds=tuple(merged.get("seeds", [1])),
+        checkpoint_languages=None if crossed == "same" else _languages(crossed, dataset, f"{key}.checkpoint_languages"),
+        label_sets=label_set_names,
+        train_sizes=tuple(_train_size(v, f"{key}.train_sizes") for v in merged.get("train_sizes", ["full"])),
+        grid=_grid(merged.get("grid"), f"{key}.grid"),
+    )
 
 
 def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experiment:
@@ -178,23 +340,44 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
         languages = {language: language for language in languages}
     dataset = Dataset(name, raw["path"], dict(languages), tuple(raw.get("types", DEFAULT_TYPES)))
 
-    checkpoints = {}
-    for checkpoint_name in spec["checkpoints"]:
-        if checkpoint_name not in config.get("checkpoints", {}):
-            raise ConfigError("experiment.checkpoints", f"unknown checkpoint {checkpoint_name!r}; defined: "
-                              + ", ".join(config.get("checkpoints", {})))
-        checkpoints[checkpoint_name] = _checkpoint(checkpoint_name, config["checkpoints"][checkpoint_name], base)
+    label_sets = {}
+    for set_name, types in (config.get("label_sets") or {}).items():
+        unknown = [t for t in types if t not in dataset.types]
+        if unknown:
+            raise ConfigError(f"label_sets.{set_name}", f"unknown type(s) {', '.join(unknown)}; dataset '{dataset.name}' "
+                              f"has {', '.join(dataset.types)}")
+        label_sets[set_name] = tuple(t for t in dataset.types if t in types)  # the dataset's order
+    axes = {k: v for k, v in spec.items() if k not in ("dataset", "eval_languages", "extra")}
+    blocks = [_block({}, axes, dataset, label_sets, "experiment")]
+    blocks += [_block(extra, axes, dataset, label_sets, f"experiment.extra[{i}]") for i, extra in enumerate(spec.get("extra", []))]
+    names = list(dict.fromkeys(name for block in blocks for name in block.checkpoints))
+    checkpoints = _checkpoints(names, config, dataset, base, "experiment.checkpoints")
+    analyses = dict(config.get("analyses") or {})
+    effects = []
+    for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
+        for role in ("checkpoint", "baseline"):
+            if pair[role] not in config.get("checkpoints", {}):
+                raise ConfigError(f"analyses.checkpoint_effects[{i}].{role}",
+                                  f"unknown checkpoint {pair[role]!r}; defined: " + ", ".join(config.get("checkpoints", {})))
+        # a pair of defined checkpoints that this experiment does not train (e.g. the default
+        # config's, inherited by a --configfile with other checkpoints) has nothing to compare
+        if pair["checkpoint"] in checkpoints and pair["baseline"] in checkpoints:
+            effects.append(dict(pair))
+    analyses["checkpoint_effects"] = effects
     return Experiment(
         dataset=dataset,
         checkpoints=checkpoints,
-        train_languages=_languages(spec.get("train_languages"), dataset, "experiment.train_languages"),
+        train_languages=blocks[0].train_languages,
         eval_languages=_languages(spec.get("eval_languages"), dataset, "experiment.eval_languages"),
-        seeds=tuple(spec.get("seeds", [1])),
+        seeds=blocks[0].seeds,
         training=dict(config.get("training", {})),
         work_dir=config.get("work_dir", "work"),
         results_dir=config.get("results_dir", "results"),
         keep_models=config.get("keep_models", True),
         save_state_every_seconds=config.get("save_state_every_seconds", 0.0),
+        blocks=tuple(blocks),
+        label_sets=label_sets,
+        analyses=analyses,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -143,6 +143,17 @@ def repair_iob2(tags: Sequence[str]) -> tuple[list[str], int]:
         repaired.append(tag)
         previous = tag
     return repaired, count
+
+
+def keep_types(sentences: Sequence[Sentence], kept: Iterable[str]) -> list[Sentence]:
+    """Sentences whose entities of types not in `kept` are tagged O (MultiNERD's "system B" label subsets).
+
+    Applied to training, dev and test data alike, so that a model trained on PER/LOC/ORG is
+    neither taught nor scored on DATE.
+    """
+    kept = frozenset(kept)
+    outside = lambda tag: tag if tag == OUTSIDE or tag[2:] in kept else OUTSIDE  # noqa: E731
+    return [replace(s, columns=tuple(tuple(map(outside, column)) for column in s.columns)) for s in sentences]
 
 
 def write_conll(path: str | os.PathLike, tokens: Sequence[Sequence[str]], *columns: Sequence[Sequence[str]]) -> None:

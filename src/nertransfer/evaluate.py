@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .conll import read_conll, write_conll
+from .conll import keep_types, read_conll, write_conll
 from .files import write_json
 from .metrics import score_all_modes
 from .predict import load_model, predict_tags
@@ -20,9 +20,15 @@ def evaluate(
     max_length: int,
     batch_size: int = 64,
     cell: Mapping[str, Any] | None = None,
+    keep: Sequence[str] | None = None,
 ) -> dict:
-    """Predict every token of `test_file`; write the predictions (token gold predicted) and the metrics JSON."""
+    """Predict every token of `test_file`; write the predictions (token gold predicted) and the metrics JSON.
+
+    `keep`: the label set the model was trained on; gold entities of other types become O.
+    """
     sentences = read_conll(test_file, types)
+    if keep is not None:
+        sentences, types = keep_types(sentences, keep), keep
     tokenizer, model = load_model(model_dir)
     predicted = predict_tags(model, tokenizer, [s.tokens for s in sentences], max_length, batch_size)
     gold = [s.tags for s in sentences]

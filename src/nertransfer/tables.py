@@ -18,18 +18,26 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ROW_AXES = ["checkpoint", "train_language"]  # what identifies a fine-tuned model, seeds aside
+# Further axes and their defaults: a table shows one as a column once any cell leaves its default.
+EXTRA_AXES = {"checkpoint_language": "", "label_set": "all", "train_size": "full", "grid_point": "default"}
 METRICS = ["precision", "recall", "f1"]
 TEXT_FORMATS = (".csv", ".md", ".tex")  # each table is written in all three
 
 
 def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataFrame":
-    """One row per evaluation cell and category ('overall' first), scores x 100."""
+    """One row per evaluation cell and category ('overall' first), scores x 100.
+
+    A category outside the cell's label set has no row (the model was neither trained nor scored on it).
+    """
     import pandas as pd
 
     rows = []
     for path in files:
         cell = json.loads(Path(path).read_text())
         axes = {key: cell[key] for key in [*ROW_AXES, "seed", "eval_language"]}
+        axes.update({key: str(cell.get(key, default)) for key, default in EXTRA_AXES.items()})
+        if axes["checkpoint_language"] == axes["train_language"]:
+            axes["checkpoint_language"] = ""  # the checkpoint of the training language itself: not crossed
         for category, values in [("overall", cell), *((t, cell["per_category"].get(t)) for t in types)]:
             if values is None:
                 continue
@@ -37,11 +45,18 @@ def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataF
     return pd.DataFrame(rows)
 
 
+def row_axes(frame: "pd.DataFrame") -> list[str]:
+    """checkpoint, [checkpoint_language], train_language, then every further axis some cell varies."""
+    used = [axis for axis, default in EXTRA_AXES.items() if axis in frame and (frame[axis] != default).any()]
+    return ["checkpoint", *[a for a in used if a == "checkpoint_language"], "train_language",
+            *[a for a in used if a != "checkpoint_language"]]
+
+
 def matrix(frame: pd.DataFrame, category: str, statistic: str) -> pd.DataFrame:
     """Checkpoint x training language rows, evaluation language columns, mean or std of F1 over seeds."""
 
     subset = frame[frame["category"] == category]
-    grouped = subset.groupby([*ROW_AXES, "eval_language"])["f1"]
+    grouped = subset.groupby([*row_axes(frame), "eval_language"])["f1"]
     table = (grouped.mean() if statistic == "mean" else grouped.std()).unstack("eval_language")
     return table[sorted(table.columns)]
 
@@ -50,9 +65,10 @@ def in_language(frame: pd.DataFrame, types: Sequence[str]) -> pd.DataFrame:
     """Each model on its own language: P, R, F1 overall and F1 per category, mean and std over seeds."""
 
     own = frame[frame["train_language"] == frame["eval_language"]]
-    overall = own[own["category"] == "overall"].groupby(ROW_AXES)[METRICS].agg(["mean", "std"])
+    axes = row_axes(frame)
+    overall = own[own["category"] == "overall"].groupby(axes)[METRICS].agg(["mean", "std"])
     overall.columns = [f"{metric}_{statistic}" for metric, statistic in overall.columns]
-    per_type = own[own["category"].isin(types)].groupby([*ROW_AXES, "category"])["f1"].agg(["mean", "std"]).unstack("category")
+    per_type = own[own["category"].isin(types)].groupby([*axes, "category"])["f1"].agg(["mean", "std"]).unstack("category")
     per_type.columns = [f"{category}_f1_{statistic}" for statistic, category in per_type.columns]
     return overall.join(per_type)
 
@@ -134,13 +150,18 @@ def table_names(types: Sequence[str]) -> list[str]:
     return names + [f"in_language{ext}" for ext in TEXT_FORMATS]
 
 
-def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, types: Sequence[str]) -> list[Path]:
-    """Write every table (CSV, Markdown, LaTeX) and heatmap into `output_dir`; return the paths."""
+def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, types: Sequence[str],
+                 run_dirs: Iterable[str | Path] = ()) -> list[Path]:
+    """Write every table (CSV, Markdown, LaTeX) and heatmap into `output_dir`; return the paths.
+
+    With the fine-tunes' folders (`run_dirs`), also the grid-search and learning-curve tables
+    when the experiment has those axes (nertransfer.axes_tables).
+    """
     output_dir = Path(output_dir)
     frame = load_metrics(metric_files, types)
     written = []
     with atomic_write(output_dir / "cells.csv") as out:
-        frame.sort_values([*ROW_AXES, "seed", "eval_language", "category"]).round(4).to_csv(out, index=False)
+        frame.sort_values([*row_axes(frame), "seed", "eval_language", "category"]).round(4).to_csv(out, index=False)
     written.append(output_dir / "cells.csv")
     for category, statistic, stem in matrix_stems(types):
         label = "F1" if category == "overall" else f"{category} F1"
@@ -151,4 +172,9 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
             written.append(heatmap(table, output_dir / f"{stem}.png", f"Zero-shot {label} (mean over seeds)"))
     table = in_language(frame, types)
     written += _write(table, output_dir / "in_language", "In-language precision, recall and F1 x 100 (mean ± std over seeds).", _mean_pm_std(table))
+    run_dirs = list(run_dirs)
+    if run_dirs:
+        from .axes_tables import write_axes_tables
+
+        written += write_axes_tables(run_dirs, frame, output_dir)
     return written

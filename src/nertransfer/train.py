@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from .card import model_card
-from .conll import bio_labels, read_conll, repair_iob2
+from .conll import bio_labels, keep_types, read_conll, repair_iob2
 from .encoding import encode, length_grouped_batches
 from .files import atomic_directory, atomic_write, write_json
 from .metrics import score
@@ -31,9 +31,28 @@ from .predict import collate, load_model, predict_tags
 RESUME_FILE = "resume.pt"
 
 
-def _labelled_windows(tokenizer, path: str, types: Sequence[str], max_length: int):
-    """Windows of a training file with their label ids (gold entities opening with I- repaired)."""
-    sentences = read_conll(path, types)
+def training_subset(sentences: Sequence, size: int | float | None, seed: int) -> list:
+    """The first `size` sentences (or that fraction) of a shuffle fixed by the seed: a learning-curve point.
+
+    The shuffle depends on the seed only, so the 100 sentences of seed 1 are among its 500.
+    """
+    if size is None:
+        return list(sentences)
+    order = list(range(len(sentences)))
+    random.Random(f"train-size-{seed}").shuffle(order)
+    count = round(size * len(sentences)) if isinstance(size, float) else size
+    return [sentences[i] for i in sorted(order[: max(1, min(count, len(sentences)))])]
+
+
+def _labelled_windows(tokenizer, path: str, types: Sequence[str], max_length: int,
+                      keep: Sequence[str] | None = None, size: int | float | None = None, seed: int = 0):
+    """Windows of a training file with their label ids (gold entities opening with I- repaired).
+
+    `keep`: the label set (other types become O); `size`: a seed-dependent subset of sentences.
+    """
+    sentences = training_subset(read_conll(path, types), size, seed)
+    if keep is not None:
+        sentences, types = keep_types(sentences, keep), keep
     label_ids = {label: i for i, label in enumerate(bio_labels(types))}
     windows = encode(tokenizer, [s.tokens for s in sentences], max_length)
     tags = [repair_iob2(s.tags)[0] for s in sentences]
@@ -91,6 +110,7 @@ def train(
     cell: Mapping[str, Any] | None = None,
     model_output: str | Path | None = None,
     save_state_every_seconds: float = 0.0,
+    keep: Sequence[str] | None = None,
 ) -> dict:
     """Fine-tune `checkpoint` on `train_file`; write the records into `output`, the model into `model_output`.
 
@@ -99,26 +119,31 @@ def train(
     The resumable state is saved after an epoch once `save_state_every_seconds` have passed since
     the last save (0: every epoch), and always when a stop signal came. For xlm-roberta-base the
     state (model and optimizer) is 3.3 GB: written every epoch it would double a GPU epoch.
+    `keep`: a label set, the types trained and scored (others become O); `hp["train_size"]`:
+    train on a seed-dependent subset of that many sentences (or that fraction).
     """
     with _stop_requests() as stop_signals:
         return _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell, model_output,
-                      save_state_every_seconds, stop_signals)
+                      save_state_every_seconds, stop_signals, keep)
 
 
 def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell, model_output,
-           save_state_every_seconds, stop_signals) -> dict:
+           save_state_every_seconds, stop_signals, keep) -> dict:
     output, started = Path(output), time.perf_counter()
     model_output = Path(model_output) if model_output else output / "model"
     state_path = Path(state_dir or output.with_name(output.name + ".state")) / RESUME_FILE
-    labels = bio_labels(types)
+    labels = bio_labels(keep if keep is not None else types)
     from transformers import get_linear_schedule_with_warmup, set_seed
 
     set_seed(hp["seed"])
     device, autocast_dtype = _device_and_precision(hp)
     tokenizer, model = load_model(checkpoint, labels, dtype=torch.float32)  # fp32 weights; autocast does bf16
     model.to(device)
-    windows, window_labels = _labelled_windows(tokenizer, train_file, types, hp["max_length"])
+    windows, window_labels = _labelled_windows(tokenizer, train_file, types, hp["max_length"], keep,
+                                               hp.get("train_size"), hp["seed"])
     dev = read_conll(dev_file, types)
+    if keep is not None:
+        dev, types = keep_types(dev, keep), keep
 
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
     rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
@@ -208,6 +233,7 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
         "dev_file": str(dev_file),
         "hyperparameters": dict(hp),
         "train_windows": len(windows),
+        "train_sentences": len({w.sentence for w in windows}),
         "device": str(device),
         "seconds": round(time.perf_counter() - started, 3),
     }

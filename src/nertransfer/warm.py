@@ -28,7 +28,7 @@ from typing import Sequence
 
 SOCKET_VARIABLE = "NERTRANSFER_WARM_SOCKET"
 CHILD_VARIABLE = "NERTRANSFER_WARM_CHILD"
-WARM_COMMANDS = ("train", "evaluate", "build-recipe")
+WARM_COMMANDS = ("train", "evaluate", "build-recipe", "adapt")
 _LENGTH = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
 

@@ -49,3 +49,31 @@ rule prefetch_language_checkpoint:
     localrule: True
     shell:
         "nertransfer prefetch --hub {params.repo} --revision {params.revision} --output {output} > {log} 2>&1"
+
+
+def adapt_source(wildcards):
+    """The checkpoint that language-adaptive pretraining continues (built, downloaded or a path)."""
+    source = EXP.checkpoints[EXP.checkpoints[wildcards.adapted].source]
+    return source.source if source.kind == "path" else f"{WORK}/checkpoints/{source.name}"
+
+
+rule adapt_checkpoint:
+    # Language-adaptive pretraining: masked-LM training continued on one language's training
+    # text. A new starting checkpoint per language; editing that text reruns it and its cells.
+    input:
+        checkpoint=adapt_source,
+        text=EXP.dataset.path.replace("{split}", "train"),
+    output:
+        directory(f"{WORK}/checkpoints/{{adapted}}/{{language}}"),
+    params:
+        settings=lambda w: canonical_json(EXP.checkpoints[w.adapted].adapt),
+    wildcard_constraints:
+        adapted=_alternatives(ADAPTED),
+    log:
+        f"{WORK}/logs/adapt/{{adapted}}/{{language}}.log",
+    threads: 1
+    resources:
+        gpus=1,
+    shell:
+        "HF_HUB_OFFLINE=1 nertransfer adapt --checkpoint {input.checkpoint} --text {input.text} --types {TYPES}"
+        " --settings '{params.settings}' --output {output} --threads {threads} > {log} 2>&1"

@@ -10,6 +10,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from nertransfer.config import ConfigError, canonical_json, load_experiment
+from nertransfer.analysis import effect_stem
+from nertransfer.axes_tables import axes_table_names
 from nertransfer.tables import table_names
 
 validate(config, "../schemas/config.schema.yaml")
@@ -24,7 +26,8 @@ RESULTS = EXP.results_dir
 TYPES = " ".join(EXP.dataset.types)
 RECIPES = [name for name, c in EXP.checkpoints.items() if c.kind == "recipe"]
 HUB = [name for name, c in EXP.checkpoints.items() if c.kind == "hub" and not c.per_language]
-HUB_PER_LANGUAGE = [name for name, c in EXP.checkpoints.items() if c.per_language]
+HUB_PER_LANGUAGE = [name for name, c in EXP.checkpoints.items() if c.kind == "hub" and c.per_language]
+ADAPTED = [name for name, c in EXP.checkpoints.items() if c.kind == "adapt"]
 
 # The package's console script sits beside the Python running Snakemake; jobs find it there
 # even when the environment was not activated. Jobs never reach a hub: prefetch rules did.
@@ -41,7 +44,7 @@ def _alternatives(names):
 # that uses the wildcard, and a 7,000-character alternation made each substitution ~8x slower
 # on the 6,300-job MasakhaNER 2.0 matrix (bench/snakemake_overhead.py).
 wildcard_constraints:
-    cell=r"[^/]+/[^/]+/seed[0-9]+",
+    cell=r"[^/]+/[^/]+/[^/]+/seed[0-9]+",  # checkpoint[@language]/train language/setup/seedN
     language=r"[^/]+",
 
 
@@ -69,7 +72,22 @@ def card_files():
 
 
 def table_files():
-    return [f"{RESULTS}/{name}" for name in table_names(EXP.dataset.types)]
+    """Every table and figure of the experiment: the zero-shot matrices, the axes' and the analyses'."""
+    cells = list(CELLS.values())
+    grid = any(cell.grid_point for cell in cells)
+    curve = any(cell.train_size != "full" for cell in cells)
+    names = table_names(EXP.dataset.types) + axes_table_names(grid, curve)
+    if EXP.analyses.get("overlap"):
+        names += [f"{stem}{ext}" for stem in ("overlap", "overlap_correlation") for ext in (".csv", ".md", ".tex")]
+        names += ["overlap_scatter.png"]
+    for pair in EXP.analyses.get("checkpoint_effects", []):
+        names += [f"{effect_stem(pair['checkpoint'], pair['baseline'])}{ext}" for ext in (".csv", ".md", ".tex")]
+    return [f"{RESULTS}/{name}" for name in names]
+
+
+def label_set_option(cell):
+    """`--keep-types ...` for a cell with a label set, nothing otherwise."""
+    return f" --keep-types {' '.join(EXP.types(cell))}" if cell.label_set != "all" else ""
 
 
 WARM_SERVER = {}

@@ -5,7 +5,7 @@
 def evaluate_arguments(cell, language):
     hp = EXP.hyperparameters(cell)
     axes = cell_axes(cell, eval_language=language)
-    return f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --cell '{axes}'"
+    return f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --cell '{axes}'" + label_set_option(cell)
 
 
 rule evaluate:

@@ -4,11 +4,49 @@
 rule tables:
     input:
         metrics=metrics_files(),
+        runs=[f"{WORK}/runs/{cell_id}/train" for cell_id in CELLS],
         cards=card_files(),
     output:
-        table_files(),
+        [path for path in table_files() if not Path(path).name.startswith(("overlap", "effect_"))],
     log:
         f"{WORK}/logs/tables.log",
     localrule: True
     shell:
-        "nertransfer tables --metrics {input.metrics} --types {TYPES} --output-dir {RESULTS} > {log} 2>&1"
+        "nertransfer tables --metrics {input.metrics} --runs {input.runs} --types {TYPES} --output-dir {RESULTS} > {log} 2>&1"
+
+
+# The study's analyses, from the long-form cells.csv the tables rule writes.
+
+
+rule overlap:
+    input:
+        cells=f"{RESULTS}/cells.csv",
+        train=[EXP.dataset.file(language, "train") for language in EXP.train_languages],
+        test=[EXP.dataset.file(language, "test") for language in EXP.eval_languages],
+    output:
+        [path for path in table_files() if Path(path).name.startswith("overlap")],
+    params:
+        train=" ".join(f"{language}={EXP.dataset.file(language, 'train')}" for language in EXP.train_languages),
+        test=" ".join(f"{language}={EXP.dataset.file(language, 'test')}" for language in EXP.eval_languages),
+    log:
+        f"{WORK}/logs/overlap.log",
+    localrule: True
+    shell:
+        "nertransfer overlap --cells {input.cells} --train {params.train} --test {params.test} --types {TYPES}"
+        " --output-dir {RESULTS} > {log} 2>&1"
+
+
+rule checkpoint_effect:
+    input:
+        cells=f"{RESULTS}/cells.csv",
+    output:
+        multiext(f"{RESULTS}/effect_{{checkpoint}}_vs_{{baseline}}", ".csv", ".md", ".tex"),
+    wildcard_constraints:
+        checkpoint=_alternatives(EXP.checkpoints),
+        baseline=_alternatives(EXP.checkpoints),
+    log:
+        f"{WORK}/logs/effect_{{checkpoint}}_vs_{{baseline}}.log",
+    localrule: True
+    shell:
+        "nertransfer effect --cells {input.cells} --checkpoint {wildcards.checkpoint} --baseline {wildcards.baseline}"
+        " --output-dir {RESULTS} > {log} 2>&1"

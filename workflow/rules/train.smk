@@ -7,7 +7,7 @@ def train_inputs(wildcards):
         "train": EXP.dataset.file(cell.train_language, "train"),
         "dev": EXP.dataset.file(cell.train_language, "dev"),
     }
-    if EXP.checkpoints[cell.checkpoint].kind != "path":
+    if EXP.checkpoints[cell.checkpoint].kind != "path":  # built, downloaded, adapted, or another cell's model
         inputs["checkpoint"] = EXP.checkpoint_dir(cell)
     return inputs
 
@@ -15,7 +15,8 @@ def train_inputs(wildcards):
 def train_arguments(cell):
     """The cell's starting checkpoint, resolved hyperparameters and axes, as command-line options."""
     hyperparameters = canonical_json(EXP.hyperparameters(cell))
-    return f"--checkpoint {EXP.checkpoint_dir(cell)} --hyperparameters '{hyperparameters}' --cell '{cell_axes(cell)}'"
+    return (f"--checkpoint {EXP.checkpoint_dir(cell)} --hyperparameters '{hyperparameters}' --cell '{cell_axes(cell)}'"
+            + label_set_option(cell))
 
 
 def model_folder(path):

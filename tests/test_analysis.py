@@ -70,3 +70,12 @@ def test_write_overlap_reads_cells_csv_and_writes_tables_and_a_scatter(tmp_path,
     assert {p.name for p in written} == {f"{s}{e}" for s in ("overlap", "overlap_correlation") for e in (".csv", ".md", ".tex")} | {"overlap_scatter.png"}
     pairs = pd.read_csv(tmp_path / "results" / "overlap.csv")
     assert sorted(zip(pairs["train_language"], pairs["eval_language"])) == [("a", "b"), ("b", "a")]  # zero-shot pairs only
+
+
+def test_the_analyses_and_the_axes_tables_import_no_torch():
+    import subprocess
+    import sys
+
+    probe = ("import sys, nertransfer.analysis, nertransfer.axes_tables, nertransfer.tables;"
+             "assert 'torch' not in sys.modules, 'an analysis module imported torch'")
+    subprocess.run([sys.executable, "-c", probe], check=True)

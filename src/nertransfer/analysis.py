@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from .conll import read_conll
 from .metrics import conlleval_entities
-from .tables import EXTRA_AXES, _write
+from .tables import EXTRA_AXES, _write, save_figure
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,10 +112,7 @@ def scatter(pairs: "pd.DataFrame", correlations: "pd.DataFrame", path: Path) -> 
         panel.legend(fontsize=6)
     panels[0].set_ylabel("zero-shot F1 (train != test language)")
     figure.suptitle("Overlap between training and test sets vs zero-shot F1")
-    partial = path.with_name(f".{path.name}.partial.png")
-    figure.savefig(partial)
-    plt.close(figure)
-    partial.replace(path)
+    save_figure(figure, path)
     return path
 
 
@@ -134,8 +131,12 @@ def write_overlap(cells_csv: str | Path, train_files: Mapping[str, str], test_fi
     correlations = overlap_correlations(pairs)
     written = _write(pairs.set_index(["checkpoint", "train_language", "eval_language"]).sort_index(), output_dir / "overlap",
                      "Token and entity overlap (% of the test set found in the training set) and zero-shot F1 x 100.")
+    shown = correlations.copy()  # p-values in scientific notation for reading: 2 decimals would show 0.00
+    for column in ("pearson_p", "spearman_p"):
+        shown[column] = [f"{p:.2g}" if pd.notna(p) else "–" for p in correlations[column]]
     written += _write(correlations, output_dir / "overlap_correlation",
-                      "Correlation of overlap with zero-shot F1 over language pairs (train != test): Pearson and Spearman, two-sided p.")
+                      "Correlation of overlap with zero-shot F1 over language pairs (train != test): Pearson and Spearman, two-sided p.",
+                      shown, floatfmt=("", "", ".0f", ".2f", ".2g", ".2f", ".2g"))
     return [*written, scatter(pairs, correlations, output_dir / "overlap_scatter.png")]
 
 

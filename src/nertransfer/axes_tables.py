@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .tables import EXTRA_AXES, _mean_pm_std, _write, row_axes
+from .tables import EXTRA_AXES, _mean_pm_std, _write, row_axes, save_figure
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,10 +86,7 @@ def learning_curve(runs: "pd.DataFrame", frame: "pd.DataFrame", output_dir: Path
     plot.set_title("Learning curves")
     plot.legend(fontsize=6, ncols=2)
     path = output_dir / "learning_curve.png"
-    partial = path.with_name(f".{path.name}.partial.png")
-    figure.savefig(partial)
-    plt.close(figure)
-    partial.replace(path)
+    save_figure(figure, path)
     return [*written, path]
 
 

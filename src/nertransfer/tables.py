@@ -86,8 +86,12 @@ def _mean_pm_std(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def _write(table: pd.DataFrame, stem: Path, caption: str, shown: pd.DataFrame | None = None) -> list[Path]:
-    """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table."""
+def _write(table: pd.DataFrame, stem: Path, caption: str, shown: pd.DataFrame | None = None,
+           floatfmt: str | tuple = ".2f") -> list[Path]:
+    """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table.
+
+    `floatfmt`: the Markdown number format, or one per column (index columns first).
+    """
 
     shown = (table if shown is None else shown).rename_axis(index=[name.replace("_", " ") for name in table.index.names])
     latex = shown.map(lambda value: value.replace("±", r"$\pm$") if isinstance(value, str) else value)
@@ -95,7 +99,7 @@ def _write(table: pd.DataFrame, stem: Path, caption: str, shown: pd.DataFrame | 
     with atomic_write(paths[0]) as out:
         table.round(4).to_csv(out)
     with atomic_write(paths[1]) as out:
-        out.write(f"{caption}\n\n{shown.reset_index().to_markdown(index=False, floatfmt='.2f', missingval='–')}\n")
+        out.write(f"{caption}\n\n{shown.reset_index().to_markdown(index=False, floatfmt=floatfmt, missingval='–')}\n")
     with atomic_write(paths[2]) as out:
         out.write(latex.to_latex(float_format="%.2f", caption=caption.replace("±", r"$\pm$"), label=f"tab:{stem.name.replace('_', '-')}", na_rep="--"))
     return paths
@@ -124,6 +128,13 @@ def heatmap(table: pd.DataFrame, path: Path, title: str) -> Path:
                 axes.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 60 else "black", fontsize=7)
     axes.set_title(title)
     figure.colorbar(image, ax=axes, label="F1")
+    return save_figure(figure, path)
+
+
+def save_figure(figure, path: Path) -> Path:
+    """Save a matplotlib figure as PNG under a temporary name, then move it into place, and close it."""
+    import matplotlib.pyplot as plt
+
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial.png")
     figure.savefig(partial)

@@ -2,9 +2,12 @@
 
 The workflow validates the config's shape against `workflow/schemas/config.schema.yaml`; this
 module checks what a schema cannot (languages that exist in the dataset, checkpoints that are a
-hub id, an existing path or a known recipe) and expands the matrix into cells. A cell is one
-fine-tune; its `id` is a path fragment that names every axis value, so a new axis is a new
-path component and a new field here, not a rewrite of the rules.
+hub id, an existing path or a known recipe, starts that do not loop) and expands the matrix into
+cells. An experiment is one or more blocks (the `experiment` keys, and each of `experiment.extra`),
+each the product of its axes; a cell is one fine-tune. Its `id`,
+`checkpoint[@checkpoint language]/train language/setup/seedN`, is a path fragment that names every
+axis value off its default (`setup` is "base", or e.g. "labels-no-date+size-100+lr0.001"), so
+cells that two blocks share are one cell, and adding an axis value adds only new ids.
 """
 
 from __future__ import annotations

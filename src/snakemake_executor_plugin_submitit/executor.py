@@ -56,12 +56,12 @@ class Executor(RemoteExecutor):
 
     # -- submission ---------------------------------------------------------------------------
     def log_folder(self, job: JobExecutorInterface) -> Path:
-        """`<log-dir>/<rule or group>/<wildcards shared by its jobs>`, e.g. logs/slurm/train/tiny/hau/seed1."""
+        """`<log-dir>/<rule or group>/<wildcards shared by its jobs>`, e.g. logs/slurm/finetune/tiny/hau/base/seed1."""
         members = list(job.jobs) if job.is_group() else [job]
         wildcards = [dict(getattr(member, "wildcards_dict", {}) or {}) for member in members]
         shared = {k: v for k, v in wildcards[0].items() if all(w.get(k) == v for w in wildcards)}
         label = "/".join(str(value) for value in shared.values()) or f"job{job.jobid}"
-        name = job.groupid if job.is_group() else job.name
+        name = job.groupid.split("@")[0] if job.is_group() else job.name  # a group `name@instance` logs under name
         return Path(self.settings.log_dir) / name / re.sub(r"[^\w./=-]", "_", label)
 
     def slurm_parameters(self, job: JobExecutorInterface) -> Dict[str, object]:

@@ -82,7 +82,8 @@ def _mean_pm_std(table: pd.DataFrame) -> pd.DataFrame:
         if column.endswith("_mean"):
             name = column[: -len("_mean")]
             std = table[f"{name}_std"]
-            shown[name.replace("_f1", " F1").replace("f1", "F1")] = [f"{m:.2f}" + ("" if pd.isna(s) else f" ± {s:.2f}") for m, s in zip(table[column], std)]
+            shown[name.replace("_f1", " F1").replace("f1", "F1")] = [
+                "–" if pd.isna(m) else f"{m:.2f}" + ("" if pd.isna(s) else f" ± {s:.2f}") for m, s in zip(table[column], std)]
     return shown
 
 

@@ -123,6 +123,7 @@ def test_an_inherited_effect_of_checkpoints_the_experiment_does_not_train_is_lef
 @pytest.mark.parametrize("change, message", [
     ({"experiment": {"label_sets": ["nope"]}}, "config key 'experiment.label_sets': unknown label set(s) nope"),
     ({"label_sets": {"odd": ["LOC", "MISC"]}}, "config key 'label_sets.odd': unknown type(s) MISC"),
+    ({"label_sets": {"all": ["PER"]}}, "config key 'label_sets.all': 'all' is reserved"),
     ({"experiment": {"train_sizes": [1.5]}}, "1.5"),
     ({"experiment": {"grid": {"dropout": [0.1]}}}, "dropout"),
     ({"experiment": {"extra": [{"checkpoint_languages": ["xx"]}]}}, "config key 'experiment.extra[0].checkpoint_languages': unknown language"),

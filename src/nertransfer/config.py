@@ -345,6 +345,8 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
 
     label_sets = {}
     for set_name, types in (config.get("label_sets") or {}).items():
+        if set_name == "all":
+            raise ConfigError("label_sets.all", "'all' is reserved for every type of the dataset; choose another name")
         unknown = [t for t in types if t not in dataset.types]
         if unknown:
             raise ConfigError(f"label_sets.{set_name}", f"unknown type(s) {', '.join(unknown)}; dataset '{dataset.name}' "

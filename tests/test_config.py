@@ -88,6 +88,9 @@ def test_each_axis_expands_into_cells_named_by_their_values():
     assert hp["train_size"] == 100 and hp["batch_size"] == 16 and experiment.types(cell) == ("LOC", "ORG", "PER")
     fraction = next(c for c in experiment.cells() if c.train_size == "0.25")
     assert experiment.hyperparameters(fraction)["train_size"] == 0.25
+    tiny_fraction = load_experiment(axes_config(train_sizes=[0.00005]), REPO).cells()[0]
+    assert tiny_fraction.train_size == "5e-05"
+    assert load_experiment(axes_config(train_sizes=[0.00005]), REPO).hyperparameters(tiny_fraction)["train_size"] == 0.00005
     assert "train_size" not in experiment.hyperparameters(next(c for c in experiment.cells() if c.train_size == "full"))
 
 
@@ -117,6 +120,10 @@ def test_an_adapted_checkpoint_is_per_language_and_can_be_crossed_with_the_train
 def test_an_inherited_effect_of_checkpoints_the_experiment_does_not_train_is_left_out():
     config = merged(default_config(), {"experiment": {"checkpoints": ["tiny"]}})
     assert load_experiment(config, REPO).analyses["checkpoint_effects"] == []
+    adapted_only = merged(default_config(), {"checkpoints": {"adapted": {"adapt": {"checkpoint": "tiny"}}},
+                                             "experiment": {"checkpoints": ["adapted"]},
+                                             "analyses": {"checkpoint_effects": [{"checkpoint": "adapted", "baseline": "tiny"}]}})
+    assert load_experiment(adapted_only, REPO).analyses["checkpoint_effects"] == []  # tiny is only adapted from
     assert load_experiment(default_config(), REPO).analyses["checkpoint_effects"] == [{"checkpoint": "tiny-swa", "baseline": "tiny"}]
 
 
@@ -124,6 +131,9 @@ def test_an_inherited_effect_of_checkpoints_the_experiment_does_not_train_is_lef
     ({"experiment": {"label_sets": ["nope"]}}, "config key 'experiment.label_sets': unknown label set(s) nope"),
     ({"label_sets": {"odd": ["LOC", "MISC"]}}, "config key 'label_sets.odd': unknown type(s) MISC"),
     ({"label_sets": {"all": ["PER"]}}, "config key 'label_sets.all': 'all' is reserved"),
+    ({"experiment": {"checkpoint_languages": "all"}}, "config key 'experiment.checkpoint_languages': none of this block's"),
+    ({"checkpoints": {"bad": {"adapt": {"checkpoint": "tiny-swa"}}}, "experiment": {"checkpoints": ["bad"]}},
+     "config key 'checkpoints.bad.adapt.checkpoint': 'tiny-swa' differs per language or per seed"),
     ({"experiment": {"train_sizes": [1.5]}}, "1.5"),
     ({"experiment": {"grid": {"dropout": [0.1]}}}, "dropout"),
     ({"experiment": {"extra": [{"checkpoint_languages": ["xx"]}]}}, "config key 'experiment.extra[0].checkpoint_languages': unknown language"),

@@ -174,3 +174,22 @@ def test_a_label_set_trains_a_model_on_the_kept_types_only(tmp_path, tiny_checkp
     assert sorted(config["id2label"].values()) == ["B-PER", "I-PER", "O"]
     assert set(dev["per_category"]) <= {"PER"}
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["train_sentences"] == 20
+
+
+def test_a_saved_state_is_not_resumed_for_another_label_set_or_a_rebuilt_start(tmp_path, tiny_checkpoint, mini_corpus):
+    """The state of an interrupted run is reused only for the same settings, label set and starting files."""
+    hp = {**TINY_TRAINING, "epochs": 3}
+    args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
+            "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
+            "--hyperparameters", json.dumps(hp), "--threads", "1", "--output", str(tmp_path / "run")]
+    job = subprocess.Popen([*args, "--keep-types", "PER"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in job.stdout:
+        if line.startswith('{"epoch": 1'):
+            job.send_signal(signal.SIGUSR2)
+            break
+    job.communicate()
+    assert (tmp_path / "run.state" / "resume.pt").exists()
+    other = subprocess.run([*args, "--keep-types", "LOC", "PER"], check=True, capture_output=True, text=True).stdout
+    assert "resuming" not in other  # 5 labels now, not the 3 of the saved head
+    labels = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["id2label"].values()
+    assert sorted(labels) == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -202,7 +202,8 @@ class Experiment:
         hp = {**DEFAULT_TRAINING, **self.training, **self.checkpoints[cell.checkpoint].training, **dict(cell.grid_point),
               "seed": cell.seed}
         if cell.train_size != "full":
-            hp["train_size"] = float(cell.train_size) if "." in cell.train_size else int(cell.train_size)
+            size = float(cell.train_size)  # "100", "0.25", "5e-05"
+            hp["train_size"] = int(size) if size >= 1 else size
         return hp
 
     def checkpoint_dir(self, cell: Cell) -> str:
@@ -286,9 +287,10 @@ def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, 
             if current.name in chain:
                 raise ConfigError(f"checkpoints.{checkpoint.name}", "starts from itself: " + " -> ".join([*chain, current.name]))
             chain.append(current.name)
-        if checkpoint.kind == "adapt" and resolved[checkpoint.source].per_language:
+        if checkpoint.kind == "adapt" and (resolved[checkpoint.source].per_language
+                                           or resolved[checkpoint.source].kind == "finetuned"):
             raise ConfigError(f"checkpoints.{checkpoint.name}.adapt.checkpoint",
-                              f"{checkpoint.source!r} differs per language; adapt a single checkpoint")
+                              f"{checkpoint.source!r} differs per language or per seed; adapt a single checkpoint")
     return resolved
 
 
@@ -311,7 +313,8 @@ def _grid(grid: Mapping[str, list] | None, key: str) -> tuple[tuple[tuple[str, A
     return tuple(tuple(zip(names, values)) for values in itertools.product(*(grid[name] for name in names)))
 
 
-def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], dataset: Dataset, label_sets, key: str) -> Block:
+def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], dataset: Dataset, label_sets, key: str,
+           checkpoints: Mapping[str, "Checkpoint"]) -> Block:
     merged = {**defaults, **spec}
     crossed = merged.get("checkpoint_languages", "same")
     label_set_names = tuple(merged.get("label_sets", ["all"]))
@@ -319,11 +322,16 @@ def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], dataset: Datase
     if unknown:
         raise ConfigError(f"{key}.label_sets", f"unknown label set(s) {', '.join(unknown)}; defined: "
                           + ", ".join(["all", *label_sets]))
+    crossed_languages = None if crossed == "same" else _languages(crossed, dataset, f"{key}.checkpoint_languages")
+    if crossed != "same" and "checkpoint_languages" in spec and not any(
+            checkpoints[name].per_language for name in merged["checkpoints"] if name in checkpoints):
+        raise ConfigError(f"{key}.checkpoint_languages", "none of this block's checkpoints differs per language "
+                          "(a hub template or an adapted checkpoint), so there is nothing to cross")
     return Block(
         checkpoints=tuple(merged["checkpoints"]),
         train_languages=_languages(merged.get("train_languages"), dataset, f"{key}.train_languages"),
         seeds=tuple(merged.get("seeds", [1])),
-        checkpoint_languages=None if crossed == "same" else _languages(crossed, dataset, f"{key}.checkpoint_languages"),
+        checkpoint_languages=crossed_languages,
         label_sets=label_set_names,
         train_sizes=tuple(_train_size(v, f"{key}.train_sizes") for v in merged.get("train_sizes", ["full"])),
         grid=_grid(merged.get("grid"), f"{key}.grid"),
@@ -353,10 +361,11 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
                               f"has {', '.join(dataset.types)}")
         label_sets[set_name] = tuple(t for t in dataset.types if t in types)  # the dataset's order
     axes = {k: v for k, v in spec.items() if k not in ("dataset", "eval_languages", "extra")}
-    blocks = [_block({}, axes, dataset, label_sets, "experiment")]
-    blocks += [_block(extra, axes, dataset, label_sets, f"experiment.extra[{i}]") for i, extra in enumerate(spec.get("extra", []))]
-    names = list(dict.fromkeys(name for block in blocks for name in block.checkpoints))
+    extras = spec.get("extra", [])
+    names = list(dict.fromkeys([*axes["checkpoints"], *(n for extra in extras for n in extra.get("checkpoints", []))]))
     checkpoints = _checkpoints(names, config, dataset, base, "experiment.checkpoints")
+    blocks = [_block(axes, {}, dataset, label_sets, "experiment", checkpoints)]
+    blocks += [_block(extra, axes, dataset, label_sets, f"experiment.extra[{i}]", checkpoints) for i, extra in enumerate(extras)]
     analyses = dict(config.get("analyses") or {})
     effects = []
     for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
@@ -369,7 +378,7 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
         if pair["checkpoint"] in checkpoints and pair["baseline"] in checkpoints:
             effects.append(dict(pair))
     analyses["checkpoint_effects"] = effects
-    return Experiment(
+    experiment = Experiment(
         dataset=dataset,
         checkpoints=checkpoints,
         train_languages=blocks[0].train_languages,
@@ -384,6 +393,10 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
         label_sets=label_sets,
         analyses=analyses,
     )
+    # only checkpoints that cells are trained from (not mere adaptation sources) have results to compare
+    trained = {cell.checkpoint for cell in experiment.cells()}
+    effects = [pair for pair in effects if pair["checkpoint"] in trained and pair["baseline"] in trained]
+    return replace(experiment, analyses={**analyses, "checkpoint_effects": effects})
 
 
 def canonical_json(data: Any) -> str:

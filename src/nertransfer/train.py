@@ -99,6 +99,15 @@ def _stop_requests():
             signal.signal(sig, handler)
 
 
+def _start_fingerprint(checkpoint: str, keep: Sequence[str] | None) -> list:
+    """What a saved state must have started from to be resumed: the label set, and the starting
+    checkpoint's files (name, size, modification time), which change when it is rebuilt, e.g. the
+    model of another cell in sequential transfer. A hub id stands for itself."""
+    folder = Path(checkpoint)
+    files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()) if folder.is_dir() else []
+    return [list(keep) if keep is not None else None, [list(f) for f in files]]
+
+
 def train(
     checkpoint: str,
     train_file: str,
@@ -164,7 +173,8 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
 
     if state_path.exists():
         state = torch.load(state_path, weights_only=False, map_location=device)
-        if state["hyperparameters"] == dict(hp) and state["checkpoint"] == str(checkpoint):
+        if (state["hyperparameters"] == dict(hp) and state["checkpoint"] == str(checkpoint)
+                and state.get("start") == _start_fingerprint(checkpoint, keep)):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -214,6 +224,7 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
             torch.save(
                 {
                     "epoch": epoch, "hyperparameters": dict(hp), "checkpoint": str(checkpoint), "history": history,
+                "start": _start_fingerprint(checkpoint, keep),
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "shuffle": shuffle.getstate(), "torch_rng": torch.get_rng_state(),
                 },

@@ -21,6 +21,7 @@ except ConfigError as error:
     raise WorkflowError(str(error))
 
 CELLS = {cell.id: cell for cell in EXP.cells()}
+TRAIN_LANGUAGES = sorted({cell.train_language for cell in CELLS.values()})  # of every block, not the first only
 WORK = EXP.work_dir
 RESULTS = EXP.results_dir
 TYPES = " ".join(EXP.dataset.types)

@@ -21,12 +21,12 @@ rule tables:
 rule overlap:
     input:
         cells=f"{RESULTS}/cells.csv",
-        train=[EXP.dataset.file(language, "train") for language in EXP.train_languages],
+        train=[EXP.dataset.file(language, "train") for language in TRAIN_LANGUAGES],
         test=[EXP.dataset.file(language, "test") for language in EXP.eval_languages],
     output:
         [path for path in table_files() if Path(path).name.startswith("overlap")],
     params:
-        train=" ".join(f"{language}={EXP.dataset.file(language, 'train')}" for language in EXP.train_languages),
+        train=" ".join(f"{language}={EXP.dataset.file(language, 'train')}" for language in TRAIN_LANGUAGES),
         test=" ".join(f"{language}={EXP.dataset.file(language, 'test')}" for language in EXP.eval_languages),
     log:
         f"{WORK}/logs/overlap.log",

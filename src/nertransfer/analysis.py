@@ -124,8 +124,8 @@ def write_overlap(cells_csv: str | Path, train_files: Mapping[str, str], test_fi
     output_dir = Path(output_dir)
     cells = pd.read_csv(cells_csv, keep_default_na=False)
     f1 = _mean_f1(cells[cells["category"] == "overall"]).reset_index()
-    f1 = f1[(f1["train_language"] != f1["eval_language"]) & (f1["checkpoint_language"] == "")
-            & (f1["label_set"] == "all") & (f1["train_size"] == "full") & (f1["grid_point"] == "default")]
+    at_defaults = (f1[list(EXTRA_AXES)] == pd.Series(EXTRA_AXES)).all(axis=1)  # base cells, not crossed
+    f1 = f1[(f1["train_language"] != f1["eval_language"]) & at_defaults]
     pairs = overlap(train_files, test_files, types).merge(f1[["checkpoint", "train_language", "eval_language", "f1"]],
                                                           on=["train_language", "eval_language"])
     correlations = overlap_correlations(pairs)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from .tables import EXTRA_AXES, _mean_pm_std, _write, row_axes, save_figure
+from .tables import EXTRA_AXES, _mean_pm_std, _write, record_axes, row_axes, save_figure
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,11 +26,7 @@ def load_runs(run_dirs: Iterable[str | Path]) -> "pd.DataFrame":
     for run in map(Path, run_dirs):
         summary = json.loads((run / "train_config.json").read_text())
         dev = json.loads((run / "dev_metrics.json").read_text())
-        axes = {key: summary[key] for key in ("checkpoint", "train_language", "seed")}
-        axes.update({key: str(summary.get(key, default)) for key, default in EXTRA_AXES.items()})
-        if axes["checkpoint_language"] == axes["train_language"]:
-            axes["checkpoint_language"] = ""
-        rows.append({**axes, "dev_f1": 100 * dev["f1"], "train_sentences": summary.get("train_sentences")})
+        rows.append({**record_axes(summary), "dev_f1": 100 * dev["f1"], "train_sentences": summary.get("train_sentences")})
     return pd.DataFrame(rows)
 
 

@@ -151,23 +151,20 @@ class Experiment:
 
     dataset: Dataset
     checkpoints: Mapping[str, Checkpoint]
-    train_languages: tuple[str, ...]
+    blocks: tuple[Block, ...]
     eval_languages: tuple[str, ...]
-    seeds: tuple[int, ...]
     training: Mapping[str, Any]
     work_dir: str = "work"
     results_dir: str = "results"
     keep_models: bool = True
     save_state_every_seconds: float = 0.0
-    blocks: tuple[Block, ...] = ()
     label_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     analyses: Mapping[str, Any] = field(default_factory=dict)
 
     def cells(self) -> list[Cell]:
         """Every block's cells, then the cells that sequential transfer starts from, each once, in order."""
-        blocks = self.blocks or (Block(tuple(self.checkpoints), self.train_languages, self.seeds),)
         cells: dict[str, Cell] = {}
-        for block in blocks:
+        for block in self.blocks:
             for name in block.checkpoints:
                 per_language = self.checkpoints[name].per_language
                 for language in block.train_languages:
@@ -367,35 +364,29 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
     blocks = [_block(axes, {}, dataset, label_sets, "experiment", checkpoints)]
     blocks += [_block(extra, axes, dataset, label_sets, f"experiment.extra[{i}]", checkpoints) for i, extra in enumerate(extras)]
     analyses = dict(config.get("analyses") or {})
-    effects = []
     for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
         for role in ("checkpoint", "baseline"):
             if pair[role] not in config.get("checkpoints", {}):
                 raise ConfigError(f"analyses.checkpoint_effects[{i}].{role}",
                                   f"unknown checkpoint {pair[role]!r}; defined: " + ", ".join(config.get("checkpoints", {})))
-        # a pair of defined checkpoints that this experiment does not train (e.g. the default
-        # config's, inherited by a --configfile with other checkpoints) has nothing to compare
-        if pair["checkpoint"] in checkpoints and pair["baseline"] in checkpoints:
-            effects.append(dict(pair))
-    analyses["checkpoint_effects"] = effects
     experiment = Experiment(
         dataset=dataset,
         checkpoints=checkpoints,
-        train_languages=blocks[0].train_languages,
+        blocks=tuple(blocks),
         eval_languages=_languages(spec.get("eval_languages"), dataset, "experiment.eval_languages"),
-        seeds=blocks[0].seeds,
         training=dict(config.get("training", {})),
         work_dir=config.get("work_dir", "work"),
         results_dir=config.get("results_dir", "results"),
         keep_models=config.get("keep_models", True),
         save_state_every_seconds=config.get("save_state_every_seconds", 0.0),
-        blocks=tuple(blocks),
         label_sets=label_sets,
-        analyses=analyses,
     )
-    # only checkpoints that cells are trained from (not mere adaptation sources) have results to compare
+    # A pair of defined checkpoints that no cell is trained from (e.g. the default config's pair,
+    # inherited by a --configfile with other checkpoints, or a mere adaptation source) has nothing
+    # to compare: it is left out.
     trained = {cell.checkpoint for cell in experiment.cells()}
-    effects = [pair for pair in effects if pair["checkpoint"] in trained and pair["baseline"] in trained]
+    effects = [dict(pair) for pair in analyses.get("checkpoint_effects", [])
+               if pair["checkpoint"] in trained and pair["baseline"] in trained]
     return replace(experiment, analyses={**analyses, "checkpoint_effects": effects})
 
 

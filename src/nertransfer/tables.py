@@ -24,6 +24,16 @@ METRICS = ["precision", "recall", "f1"]
 TEXT_FORMATS = (".csv", ".md", ".tex")  # each table is written in all three
 
 
+def record_axes(record: dict) -> dict:
+    """A metrics or train_config record's cell axes, the further ones at their defaults when absent
+    (records written before those axes existed), a checkpoint of the training language itself not crossed."""
+    axes = {key: record[key] for key in [*ROW_AXES, "seed"]}
+    axes.update({key: str(record.get(key, default)) for key, default in EXTRA_AXES.items()})
+    if axes["checkpoint_language"] == axes["train_language"]:
+        axes["checkpoint_language"] = ""
+    return axes
+
+
 def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataFrame":
     """One row per evaluation cell and category ('overall' first), scores x 100.
 
@@ -34,10 +44,8 @@ def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataF
     rows = []
     for path in files:
         cell = json.loads(Path(path).read_text())
-        axes = {key: cell[key] for key in [*ROW_AXES, "seed", "eval_language"]}
-        axes.update({key: str(cell.get(key, default)) for key, default in EXTRA_AXES.items()})
-        if axes["checkpoint_language"] == axes["train_language"]:
-            axes["checkpoint_language"] = ""  # the checkpoint of the training language itself: not crossed
+        axes = record_axes(cell)
+        axes = {**{key: axes[key] for key in [*ROW_AXES, "seed"]}, "eval_language": cell["eval_language"], **axes}
         for category, values in [("overall", cell), *((t, cell["per_category"].get(t)) for t in types)]:
             if values is None:
                 continue

@@ -171,10 +171,11 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
     history: list[dict] = []
     first_epoch = 0
 
+    start = _start_fingerprint(checkpoint, keep)  # before training: the files of the checkpoint it starts from
     if state_path.exists():
         state = torch.load(state_path, weights_only=False, map_location=device)
         if (state["hyperparameters"] == dict(hp) and state["checkpoint"] == str(checkpoint)
-                and state.get("start") == _start_fingerprint(checkpoint, keep)):
+                and state.get("start") == start):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -224,7 +225,7 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
             torch.save(
                 {
                     "epoch": epoch, "hyperparameters": dict(hp), "checkpoint": str(checkpoint), "history": history,
-                "start": _start_fingerprint(checkpoint, keep),
+                "start": start,
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "shuffle": shuffle.getstate(), "torch_rng": torch.get_rng_state(),
                 },

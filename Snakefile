@@ -22,6 +22,7 @@ rule all:
     default_target: True
     input:
         table_files(),
+        TABLES_MADE,
 
 
 onstart:

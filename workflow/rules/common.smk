@@ -86,6 +86,13 @@ def table_files():
     return [f"{RESULTS}/{name}" for name in names]
 
 
+# results/ is committed; on a fresh clone it exists and work/ does not, and Snakemake does not
+# rerun a job because intermediate files are missing (nor for outputs nobody asks for). The tables
+# rule also writes this marker beside the work it was made from, and the default target asks for
+# it, so `snakemake` on a clone makes the tables (and all they need) again.
+TABLES_MADE = f"{WORK}/tables/{RESULTS}.done"
+
+
 def label_set_option(cell):
     """`--keep-types ...` for a cell with a label set, nothing otherwise."""
     return f" --keep-types {' '.join(EXP.types(cell))}" if cell.label_set != "all" else ""

@@ -6,12 +6,16 @@ test set (default: swa test), every word predicted, measured one after the other
     larger batches are slower on CPU, measured: 64 -> 0.23 s, 256 -> 0.35 s, 1024 -> 0.82 s), decoding in bulk;
   - pipeline("token-classification") with batch_size 32, and with batch_size 1 (as the study ran
     its 1,530 evaluations), over the sentences joined by spaces, no label filtered out.
-Usage: python bench/eval_throughput.py [--language swa]
+Each is run once untimed (warm-up), then `--rounds` times in turn (ours, pipeline 32, pipeline 1,
+ours, ...); the medians are compared, so that a moment of load on a shared machine falls on one
+round, not on one side.
+Usage: python bench/eval_throughput.py [--language swa] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from common import DATA, TYPES, machine, tiny_checkpoint, workspace
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--language", default="swa")
+    parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
     from transformers import pipeline
 
@@ -37,26 +42,30 @@ def main() -> None:
         sentences = [s.tokens for s in read_conll(DATA / options.language / "test.txt", TYPES)]
         words = sum(len(s) for s in sentences)
         tokenizer, model = load_model(str(folder / "run" / "model"))
-
-        predict_tags(model, tokenizer, sentences[:64], max_length=128, batch_size=64)  # warm-up, as for the pipeline
-        started = time.perf_counter()
-        predicted = predict_tags(model, tokenizer, sentences, max_length=128, batch_size=64)
-        ours = words / (time.perf_counter() - started)
-        assert sum(map(len, predicted)) == words
-
         tagger = pipeline("token-classification", model=model, tokenizer=tokenizer, device=model.device, ignore_labels=[])
         texts = [" ".join(s) for s in sentences]
-        rates = {}
-        tagger(texts[:64], batch_size=32)  # warm-up
-        for batch_size in (32, 1):
-            started = time.perf_counter()
-            tagger(texts, batch_size=batch_size)
-            rates[batch_size] = words / (time.perf_counter() - started)
+        sides = {
+            "nertransfer predict (batch 64, sorted)": lambda: predict_tags(model, tokenizer, sentences, max_length=128, batch_size=64),
+            "pipeline, batch_size 32": lambda: tagger(texts, batch_size=32),
+            "pipeline, batch_size 1": lambda: tagger(texts, batch_size=1),
+        }
+        seconds: dict[str, list[float]] = {name: [] for name in sides}
+        predicted = [run() for run in sides.values()][0]  # warm-up
+        assert sum(map(len, predicted)) == words
+        for _ in range(options.rounds):
+            for name, run in sides.items():
+                started = time.perf_counter()
+                run()
+                seconds[name].append(time.perf_counter() - started)
+    rates = {name: words / statistics.median(times) for name, times in seconds.items()}
+    ours = rates.pop(next(iter(sides)))
     print(f"evaluation throughput, tiny recipe model, MasakhaNER 1.0 {options.language} test "
-          f"({len(sentences)} sentences, {words} words), on {machine()}")
-    print(f"  nertransfer predict (batch 64, sorted):  {ours:9.0f} words/s")
-    print(f"  pipeline, batch_size 32:                 {rates[32]:9.0f} words/s   ratio {ours / rates[32]:.1f}x")
-    print(f"  pipeline, batch_size 1:                  {rates[1]:9.0f} words/s   ratio {ours / rates[1]:.1f}x")
+          f"({len(sentences)} sentences, {words} words), median of {options.rounds} rounds, on {machine()}")
+    print(f"  {next(iter(sides)) + ':':42} {ours:9.0f} words/s   "
+          f"({min(seconds[next(iter(sides))]):.3f}-{max(seconds[next(iter(sides))]):.3f} s)")
+    for name, rate in rates.items():
+        print(f"  {name + ':':42} {rate:9.0f} words/s   ratio {ours / rate:.1f}x   "
+              f"({min(seconds[name]):.3f}-{max(seconds[name]):.3f} s)")
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@ Same model (the tiny recipe, or with --xlmr-base the xlm-roberta-base architectu
 weights, 250,002-row embedding), same windows and labels (MasakhaNER 1.0 hau train), same batch size, sequence lengths,
 epochs, optimizer settings and length-grouped dynamic padding, measured one after the other in
 one run. Tokens are the non-padding subwords trained on; time is the training loop only (our
-per-epoch dev scoring and Trainer's evaluation are both off or excluded).
-Usage: python bench/train_throughput.py [--epochs 2] [--xlmr-base] [--language hau]
+per-epoch dev scoring and Trainer's evaluation are both off or excluded). The two take turns
+`--rounds` times (ours, Trainer, ours, ...) and the medians are compared, so that a moment of
+load on a shared machine falls on one round, not on one side.
+Usage: python bench/train_throughput.py [--epochs 2] [--rounds 3] [--xlmr-base] [--language hau]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--language", default="hau")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--xlmr-base", action="store_true", help="xlm-roberta-base architecture, random weights")
     options = parser.parse_args()
     from nertransfer.train import _labelled_windows, train
@@ -76,18 +80,20 @@ def main() -> None:
             # on the H200 the first epoch in a process took 22 s against 3 s later, and whoever ran first paid it
             train(str(checkpoint), str(DATA / options.language / "dev.txt"), str(DATA / options.language / "dev.txt"),
                   TYPES, {**hp, "epochs": 1}, folder / "warm-up")
-        train(str(checkpoint), str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt"),
-              TYPES, hp, folder / "ours")
-        epochs = [json.loads(line) for line in (folder / "ours" / "epochs.jsonl").read_text().splitlines()]
-        ours = sum(len(w) for w in windows) * len(epochs) / sum(
-            sum(len(w) for w in windows) / e["train_tokens_per_second"] for e in epochs)
-        theirs = tokens / hf_trainer_seconds(checkpoint, windows, labels, hp, folder)
+        ours, theirs = [], []
+        for round_ in range(options.rounds):
+            run = folder / f"ours-{round_}"
+            train(str(checkpoint), str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt"),
+                  TYPES, hp, run)
+            epochs = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
+            ours.append(tokens / sum(tokens / hp["epochs"] / e["train_tokens_per_second"] for e in epochs))
+            theirs.append(tokens / hf_trainer_seconds(checkpoint, windows, labels, hp, folder))
     model = "xlm-roberta-base architecture (random init)" if options.xlmr_base else "tiny recipe (2 layers, 128 wide)"
     print(f"training throughput, {model}, MasakhaNER 1.0 {options.language} train ({len(windows)} windows, "
-          f"{tokens // hp['epochs']} subwords/epoch), batch {hp['batch_size']}, {hp['epochs']} epochs, on {machine()}")
-    print(f"  nertransfer train:    {ours:10.0f} tokens/s")
-    print(f"  Hugging Face Trainer: {theirs:10.0f} tokens/s")
-    print(f"  ratio: {ours / theirs:.2f}x")
+          f"{tokens // hp['epochs']} subwords/epoch), batch {hp['batch_size']}, {hp['epochs']} epochs, median of {options.rounds} rounds, on {machine()}")
+    print(f"  nertransfer train:    {statistics.median(ours):10.0f} tokens/s   (rounds: {', '.join(f'{r:.0f}' for r in ours)})")
+    print(f"  Hugging Face Trainer: {statistics.median(theirs):10.0f} tokens/s   (rounds: {', '.join(f'{r:.0f}' for r in theirs)})")
+    print(f"  ratio of the medians: {statistics.median(ours) / statistics.median(theirs):.2f}x")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,35 @@ def test_length_grouped_batches_cover_every_index_once():
         assert sorted(i for b in batches for i in b) == list(range(500))
     spread = max(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in length_grouped_batches(lengths, 32))
     assert spread < 15  # sorted batches hold similar lengths
+
+
+def sentence_by_sentence(tokenizer, sentences):
+    """The reference: each sentence tokenized on its own, its words' subwords in order."""
+    result = []
+    for words in sentences:
+        encoded = tokenizer([list(words)], is_split_into_words=True, add_special_tokens=False)
+        result.append([[i for i, w in zip(encoded["input_ids"][0], encoded.word_ids(0)) if w == word] or
+                       [tokenizer.unk_token_id] for word in range(len(words))])
+    return result
+
+
+def test_tokenizing_each_distinct_word_once_gives_the_sentence_by_sentence_ids(tokenizer, mini_corpus):
+    from nertransfer.conll import read_conll
+    from nertransfer.encoding import _word_pieces
+
+    sentences = [s.tokens for s in read_conll(mini_corpus / "hau" / "train.txt", ["DATE", "LOC", "ORG", "PER"])]
+    assert len({w for s in sentences for w in s}) < sum(map(len, sentences))  # words do repeat
+    assert _word_pieces(tokenizer, sentences) == sentence_by_sentence(tokenizer, sentences)
+
+
+def test_the_same_holds_for_a_pre_tokenizer_that_marks_only_the_first_word(tiny_checkpoint, mini_corpus):
+    from tokenizers import pre_tokenizers
+    from transformers import AutoTokenizer
+
+    from nertransfer.conll import read_conll
+    from nertransfer.encoding import _word_pieces
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+    sentences = [s.tokens for s in read_conll(mini_corpus / "luo" / "dev.txt", ["DATE", "LOC", "ORG", "PER"])]
+    assert _word_pieces(tokenizer, sentences) == sentence_by_sentence(tokenizer, sentences)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from itertools import accumulate, chain
 from typing import Sequence
 
 IGNORE = -100  # the label index PyTorch's cross-entropy skips
@@ -29,19 +30,26 @@ class Window:
 
 
 def _word_pieces(tokenizer, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
-    """Subword ids per word per sentence, with empty words replaced by the unknown token."""
-    encoded = tokenizer([list(words) for words in sentences], is_split_into_words=True, add_special_tokens=False)
-    result = []
-    for index, words in enumerate(sentences):
-        pieces: list[list[int]] = [[] for _ in words]
-        for token_id, word in zip(encoded["input_ids"][index], encoded.word_ids(index)):
-            if word is not None:
-                pieces[word].append(token_id)
-        for word_pieces in pieces:
-            if not word_pieces:
-                word_pieces.append(tokenizer.unk_token_id)
-        result.append(pieces)
-    return result
+    """Subword ids per word per sentence, with empty words replaced by the unknown token.
+
+    Each distinct word is tokenized once, all of them in one call: a test set has a quarter as
+    many distinct words as words (swa test: 4,010 of 15,409) and the tokenizer costs per word and
+    per sequence, so this takes 14 ms where sentence by sentence took 64 ms, a fifth of a whole
+    evaluation of the tiny model. The ids are the same: for pre-split words a fast tokenizer runs
+    its normaliser, pre-tokenizer and model on each word alone, so a word's subwords do not
+    depend on its neighbours (and only fast tokenizers give the `word_ids` this mapping needs).
+    """
+    distinct = list(dict.fromkeys(word for words in sentences for word in words))
+    encoded = tokenizer([distinct], is_split_into_words=True, add_special_tokens=False)
+    pieces: list[list[int]] = [[] for _ in distinct]
+    for token_id, word in zip(encoded["input_ids"][0], encoded.word_ids(0)):
+        if word is not None:
+            pieces[word].append(token_id)
+    for word_pieces in pieces:
+        if not word_pieces:
+            word_pieces.append(tokenizer.unk_token_id)
+    pieces_of = dict(zip(distinct, pieces))
+    return [[pieces_of[word] for word in words] for words in sentences]  # shared lists: read, never changed
 
 
 def encode(tokenizer, sentences: Sequence[Sequence[str]], max_length: int) -> list[Window]:
@@ -49,17 +57,22 @@ def encode(tokenizer, sentences: Sequence[Sequence[str]], max_length: int) -> li
     budget = max_length - 2  # room for <s> and </s>
     if budget < 1:
         raise ValueError(f"max_length {max_length} leaves no room for a word beside the special tokens")
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id  # looked up once: each lookup goes through __getattr__
     windows = []
     for index, pieces in enumerate(_word_pieces(tokenizer, sentences)):
-        first, ids, starts = 0, [tokenizer.cls_token_id], []
+        if pieces and sum(map(len, pieces)) <= budget:  # the common case: the sentence is one window
+            starts = list(accumulate(map(len, pieces[:-1]), initial=1))
+            windows.append(Window(index, 0, [cls, *chain.from_iterable(pieces), sep], starts))
+            continue
+        first, ids, starts = 0, [cls], []
         for word, word_pieces in enumerate(pieces):
             word_pieces = word_pieces[:budget]  # a single overlong word keeps its first `budget` pieces
             if starts and len(ids) - 1 + len(word_pieces) > budget:
-                windows.append(Window(index, first, ids + [tokenizer.sep_token_id], starts))
-                first, ids, starts = word, [tokenizer.cls_token_id], []
+                windows.append(Window(index, first, ids + [sep], starts))
+                first, ids, starts = word, [cls], []
             starts.append(len(ids))
             ids.extend(word_pieces)
-        windows.append(Window(index, first, ids + [tokenizer.sep_token_id], starts))
+        windows.append(Window(index, first, ids + [sep], starts))
     return windows
 
 

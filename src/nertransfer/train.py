@@ -154,6 +154,7 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
     if keep is not None:
         dev, types = keep_types(dev, keep), keep
 
+    parameters = list(model.parameters())  # listed once, not walked through every module at every step
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
     rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
     optimizer = torch.optim.AdamW(
@@ -184,7 +185,7 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
             history, first_epoch = state["history"], state["epoch"] + 1
             print(f"resuming after epoch {first_epoch} from {state_path}", flush=True)
 
-    lengths = [len(w) for w in windows]
+    lengths, pad = [len(w) for w in windows], tokenizer.pad_token_id
     eval_every = hp.get("eval_every", 1)
     dev_scores = None
     last_save = time.perf_counter()
@@ -195,15 +196,15 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
         tokens = 0
         batches = length_grouped_batches(lengths, hp["batch_size"], shuffle)
         for index, batch in enumerate(batches):
-            inputs = collate([windows[i] for i in batch], tokenizer.pad_token_id, [window_labels[i] for i in batch])
-            tokens += int(inputs["attention_mask"].sum())
+            inputs = collate([windows[i] for i in batch], pad, [window_labels[i] for i in batch])
+            tokens += sum(lengths[i] for i in batch)
             inputs = {key: value.to(device, non_blocking=True) for key, value in inputs.items()}
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 loss = forward(**inputs).loss
             (loss / accumulation).backward()
             loss_sum += loss.detach()  # no .item() per step: no host-device synchronisation
             if (index + 1) % accumulation == 0 or index + 1 == len(batches):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), hp["max_grad_norm"])
+                torch.nn.utils.clip_grad_norm_(parameters, hp["max_grad_norm"])
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,72 @@
+"""Where a training epoch's time goes: a torch.profiler trace of one epoch of `nertransfer.train.train`.
+
+Answers "what limits a fine-tune" with a profile rather than arithmetic: on a GPU, how much of
+the epoch's wall time the GPU spends running kernels (the rest it waits for the host to launch
+them), kernels launched per step, and the operators that take the most GPU and host time; on a
+CPU, the operators that take the most time. The run is the real training code path: one
+untimed epoch on the dev set first (CUDA's one-time start), then one profiled epoch on the train
+set, with config/paper.yaml's settings. The profiled call is a whole one-epoch fine-tune (model
+load, the epoch, dev scoring, model save); the GPU share is taken over the epoch's own seconds.
+Model: the xlm-roberta-base architecture with random weights (see finetune_gpu.py), or `--tiny`.
+Usage: python bench/profile_training.py [--language swa] [--tiny] [--rows 25] [--trace trace.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from common import DATA, TYPES, machine, workspace, xlmr_base_standin
+from finetune_gpu import PAPER
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--language", default="swa")
+    parser.add_argument("--tiny", action="store_true", help="the tiny recipe instead (CPU)")
+    parser.add_argument("--rows", type=int, default=25, help="operators listed per table")
+    parser.add_argument("--trace", help="also write a Chrome trace (chrome://tracing, Perfetto) here")
+    options = parser.parse_args()
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from nertransfer.train import train
+
+    hp = {**PAPER, "epochs": 1}
+    gpu = torch.cuda.is_available()
+    with workspace() as folder:
+        folder = Path(folder)
+        checkpoint = str(xlmr_base_standin(folder, options.tiny))
+        train_file, dev_file = str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt")
+        train(checkpoint, dev_file, dev_file, TYPES, hp, folder / "warm-up")  # untimed: CUDA context, kernels, allocator
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+        with profile(activities=activities) as trace:
+            started = time.perf_counter()
+            train(checkpoint, train_file, dev_file, TYPES, hp, folder / "run")
+            wall = time.perf_counter() - started
+        (epoch,) = [json.loads(line) for line in (folder / "run" / "epochs.jsonl").read_text().splitlines()]
+        steps = -(-json.loads((folder / "run" / "train_config.json").read_text())["train_windows"] // hp["batch_size"])
+
+    table = trace.key_averages()
+    model = "tiny recipe" if options.tiny else "xlm-roberta-base architecture (random init)"
+    print(f"profile of one training epoch, {model}, MasakhaNER 1.0 {options.language} train, batch {hp['batch_size']}, "
+          f"{steps} steps, on {machine()}")
+    print(f"  whole train() call under the profiler: {wall:.2f} s; the epoch: {epoch['seconds']:.2f} s "
+          f"({epoch['train_tokens_per_second']:,.0f} tokens/s, profiler overhead included)")
+    if gpu:
+        device_seconds = sum(getattr(row, "self_device_time_total", 0) or getattr(row, "self_cuda_time_total", 0)
+                             for row in table) / 1e6
+        kernels = sum(1 for event in trace.events() if getattr(event, "device_type", None) == torch.autograd.DeviceType.CUDA)
+        print(f"  GPU busy (sum of kernel time): {device_seconds:.2f} s = {100 * device_seconds / epoch['seconds']:.0f}% "
+              f"of the epoch; {kernels / steps:,.0f} kernels per step ({kernels:,} in all)")
+        print(table.table(sort_by="self_device_time_total", row_limit=options.rows))
+    print(table.table(sort_by="self_cpu_time_total", row_limit=options.rows))
+    if options.trace:
+        trace.export_chrome_trace(options.trace)
+        print(f"  Chrome trace written to {options.trace}")
+
+
+if __name__ == "__main__":
+    main()

@@ -87,6 +87,19 @@ def test_tokenizing_each_distinct_word_once_gives_the_sentence_by_sentence_ids(t
     assert _word_pieces(tokenizer, sentences) == sentence_by_sentence(tokenizer, sentences)
 
 
+def test_encoding_many_sentences_does_not_warn_of_an_overlong_model_input(tiny_checkpoint, mini_corpus):
+    # the distinct words go to the tokenizer as one sequence, longer than the model's 512 positions
+    from transformers import AutoTokenizer
+
+    from nertransfer.conll import read_conll
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    sentences = [s.tokens for s in read_conll(mini_corpus / "hau" / "train.txt", ["DATE", "LOC", "ORG", "PER"])]
+    assert len({w for s in sentences for w in s}) > tokenizer.model_max_length
+    encode(tokenizer, sentences, max_length=128)
+    assert not tokenizer.deprecation_warnings.get("sequence-length-is-longer-than-the-specified-maximum")
+
+
 def test_the_same_holds_for_a_pre_tokenizer_that_marks_only_the_first_word(tiny_checkpoint, mini_corpus):
     from tokenizers import pre_tokenizers
     from transformers import AutoTokenizer

@@ -40,7 +40,8 @@ def _word_pieces(tokenizer, sentences: Sequence[Sequence[str]]) -> list[list[lis
     depend on its neighbours (and only fast tokenizers give the `word_ids` this mapping needs).
     """
     distinct = list(dict.fromkeys(word for words in sentences for word in words))
-    encoded = tokenizer([distinct], is_split_into_words=True, add_special_tokens=False)
+    # verbose=False: the one long sequence of distinct words is never a model input (encode() cuts windows)
+    encoded = tokenizer([distinct], is_split_into_words=True, add_special_tokens=False, verbose=False)
     pieces: list[list[int]] = [[] for _ in distinct]
     for token_id, word in zip(encoded["input_ids"][0], encoded.word_ids(0)):
         if word is not None:

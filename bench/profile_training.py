@@ -56,9 +56,9 @@ def main() -> None:
     print(f"  whole train() call under the profiler: {wall:.2f} s; the epoch: {epoch['seconds']:.2f} s "
           f"({epoch['train_tokens_per_second']:,.0f} tokens/s, profiler overhead included)")
     if gpu:
-        device_seconds = sum(getattr(row, "self_device_time_total", 0) or getattr(row, "self_cuda_time_total", 0)
-                             for row in table) / 1e6
-        kernels = sum(1 for event in trace.events() if getattr(event, "device_type", None) == torch.autograd.DeviceType.CUDA)
+        on_gpu = torch.autograd.DeviceType.CUDA  # kernel (and copy) events; summed as the profiler's own table does
+        device_seconds = sum(row.self_device_time_total for row in table if row.device_type == on_gpu) / 1e6
+        kernels = sum(1 for event in trace.events() if event.device_type == on_gpu)
         print(f"  GPU busy (sum of kernel time): {device_seconds:.2f} s = {100 * device_seconds / epoch['seconds']:.0f}% "
               f"of the epoch; {kernels / steps:,.0f} kernels per step ({kernels:,} in all)")
         print(table.table(sort_by="self_device_time_total", row_limit=options.rows))

@@ -68,6 +68,16 @@ def test_length_grouped_batches_cover_every_index_once():
     assert spread < 15  # sorted batches hold similar lengths
 
 
+def test_prediction_batches_can_be_capped_in_padded_subwords():
+    lengths = [random.Random(i).randint(3, 90) for i in range(500)] + [300]  # one window over the cap alone
+    batches = length_grouped_batches(lengths, 64, max_tokens=1024)
+    assert sorted(i for b in batches for i in b) == list(range(501))
+    assert all(len(b) <= 64 for b in batches)
+    assert all(len(b) * max(lengths[i] for i in b) <= 1024 for b in batches if len(b) > 1)
+    assert [500] in batches  # too long for the cap: a batch of its own, not dropped
+    assert len(batches) > len(length_grouped_batches(lengths, 64))  # long windows go fewer to a batch
+
+
 def sentence_by_sentence(tokenizer, sentences):
     """The reference: each sentence tokenized on its own, its words' subwords in order."""
     result = []

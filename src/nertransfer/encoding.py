@@ -77,18 +77,27 @@ def encode(tokenizer, sentences: Sequence[Sequence[str]], max_length: int) -> li
     return windows
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, shuffle: random.Random | None = None) -> list[list[int]]:
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, shuffle: random.Random | None = None,
+                           max_tokens: int | None = None) -> list[list[int]]:
     """Indices in batches of similar length, so that padding stays small.
 
-    Without `shuffle`, all indices sorted by length (for prediction). With it, as Hugging Face's
-    LengthGroupedSampler does: a random permutation cut into mega-batches of 50 batches, each
-    sorted by length, then the batches themselves shuffled, so that training batches vary from
-    epoch to epoch yet stay tight.
+    Without `shuffle`, all indices sorted by length (for prediction), at most `batch_size` to a
+    batch and, with `max_tokens`, at most that many subwords once padded (rows x the longest).
+    With `shuffle`, as Hugging Face's LengthGroupedSampler does: a random permutation cut into
+    mega-batches of 50 batches, each sorted by length, then the batches themselves shuffled, so
+    that training batches vary from epoch to epoch yet stay tight.
     """
     order = list(range(len(lengths)))
     if shuffle is None:
         order.sort(key=lengths.__getitem__)
-        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        batches, current = [], []
+        for index in order:  # ascending: the window being added is the batch's longest
+            full = len(current) == batch_size or (max_tokens and (len(current) + 1) * lengths[index] > max_tokens)
+            if current and full:
+                batches.append(current)
+                current = []
+            current.append(index)
+        return batches + [current] if current else batches
     shuffle.shuffle(order)
     mega = 50 * batch_size
     batches = []

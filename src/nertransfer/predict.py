@@ -14,6 +14,12 @@ import torch
 
 from .encoding import IGNORE, Window, encode, length_grouped_batches
 
+# On CPU a batch of long windows runs slower per subword than a smaller one (caches), so a CPU
+# batch also holds at most this many subwords once padded. Measured on the tiny model, swa test:
+# 0.17-0.18 s of model time against 0.22-0.25 s for plain batches of 64 windows; 1,024, 1,536
+# and 4,096 were slower than 2,048. On a GPU, where bigger batches pay, only the count applies.
+CPU_BATCH_TOKENS = 2048
+
 
 def load_model(path: str, labels: Sequence[str] | None = None, dtype: torch.dtype | None = None):
     """Tokenizer and model from a folder or hub id; with `labels`, a fresh classification head if needed.
@@ -70,7 +76,8 @@ def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_lengt
     id2label, pad = model.config.id2label, tokenizer.pad_token_id
     windows = encode(tokenizer, sentences, max_length)
     tags: list[list[str | None]] = [[None] * len(words) for words in sentences]
-    for batch in length_grouped_batches([len(w) for w in windows], batch_size):
+    max_tokens = CPU_BATCH_TOKENS if device.type == "cpu" else None
+    for batch in length_grouped_batches([len(w) for w in windows], batch_size, max_tokens=max_tokens):
         members = [windows[i] for i in batch]
         inputs = {k: v.to(device, non_blocking=True) for k, v in collate(members, pad).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):

@@ -1,0 +1,34 @@
+"""Prediction: batches of windows to one tag per word, the same whatever the batching."""
+
+from __future__ import annotations
+
+TYPES = ["DATE", "LOC", "ORG", "PER"]
+
+
+def test_collation_pads_to_the_longest_window_and_labels_first_subwords_only():
+    from nertransfer.encoding import IGNORE, Window
+    from nertransfer.predict import collate
+
+    windows = [Window(0, 0, [0, 11, 12, 13, 2], [1, 3]), Window(1, 0, [0, 21, 2], [1])]
+    batch = collate(windows, pad_id=1, labels=[[5, 6], [7]])
+    assert batch["input_ids"].tolist() == [[0, 11, 12, 13, 2], [0, 21, 2, 1, 1]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+    assert batch["labels"].tolist() == [[IGNORE, 5, IGNORE, 6, IGNORE], [IGNORE, 7, IGNORE, IGNORE, IGNORE]]
+
+
+def test_capping_cpu_batches_in_subwords_changes_no_prediction(tiny_checkpoint, mini_corpus, monkeypatch):
+    from nertransfer import predict
+    from nertransfer.conll import bio_labels, read_conll
+    from nertransfer.encoding import encode, length_grouped_batches
+
+    tokenizer, model = predict.load_model(str(tiny_checkpoint), bio_labels(TYPES))
+    sentences = [s.tokens for s in read_conll(mini_corpus / "hau" / "train.txt", TYPES)]
+    lengths = [len(w) for w in encode(tokenizer, sentences, 128)]
+    assert (length_grouped_batches(lengths, 64, max_tokens=predict.CPU_BATCH_TOKENS)
+            != length_grouped_batches(lengths, 64))  # the cap does split these batches
+    capped = predict.predict_tags(model, tokenizer, sentences, max_length=128, batch_size=64)
+    monkeypatch.setattr(predict, "CPU_BATCH_TOKENS", 10**9)  # batches of 64 windows, whatever their length
+    uncapped = predict.predict_tags(model, tokenizer, sentences, max_length=128, batch_size=64)
+    assert [len(tags) for tags in capped] == [len(words) for words in sentences]
+    assert capped == uncapped
+    assert len({tag for tags in capped for tag in tags}) > 1  # a fresh head still predicts more than one tag

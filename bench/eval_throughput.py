@@ -58,11 +58,11 @@ def main() -> None:
                 run()
                 seconds[name].append(time.perf_counter() - started)
     rates = {name: words / statistics.median(times) for name, times in seconds.items()}
-    ours = rates.pop(next(iter(sides)))
+    ours_name = next(iter(sides))
+    ours = rates.pop(ours_name)
     print(f"evaluation throughput, tiny recipe model, MasakhaNER 1.0 {options.language} test "
           f"({len(sentences)} sentences, {words} words), median of {options.rounds} rounds, on {machine()}")
-    print(f"  {next(iter(sides)) + ':':42} {ours:9.0f} words/s   "
-          f"({min(seconds[next(iter(sides))]):.3f}-{max(seconds[next(iter(sides))]):.3f} s)")
+    print(f"  {ours_name + ':':42} {ours:9.0f} words/s   ({min(seconds[ours_name]):.3f}-{max(seconds[ours_name]):.3f} s)")
     for name, rate in rates.items():
         print(f"  {name + ':':42} {rate:9.0f} words/s   ratio {ours / rate:.1f}x   "
               f"({min(seconds[name]):.3f}-{max(seconds[name]):.3f} s)")

@@ -9,7 +9,6 @@ from nertransfer.conll import ConllError, bio_labels, read_conll, repair_iob2, w
 
 from conftest import DATA, TYPES, write
 
-TYPES = ["DATE", "LOC", "ORG", "PER"]
 MASAKHANER = sorted((DATA / "masakhaner-1.0").glob("*/*.txt"))
 
 

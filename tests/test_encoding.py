@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import TYPES
 
 from nertransfer.encoding import encode, length_grouped_batches
 
@@ -92,7 +93,7 @@ def test_tokenizing_each_distinct_word_once_gives_the_sentence_by_sentence_ids(t
     from nertransfer.conll import read_conll
     from nertransfer.encoding import _word_pieces
 
-    sentences = [s.tokens for s in read_conll(mini_corpus / "hau" / "train.txt", ["DATE", "LOC", "ORG", "PER"])]
+    sentences = [s.tokens for s in read_conll(mini_corpus / "hau" / "train.txt", TYPES)]
     assert len({w for s in sentences for w in s}) < sum(map(len, sentences))  # words do repeat
     assert _word_pieces(tokenizer, sentences) == sentence_by_sentence(tokenizer, sentences)
 
@@ -104,7 +105,7 @@ def test_encoding_many_sentences_does_not_warn_of_an_overlong_model_input(tiny_c
     from nertransfer.conll import read_conll
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
-    sentences = [s.tokens for s in read_conll(mini_corpus / "hau" / "train.txt", ["DATE", "LOC", "ORG", "PER"])]
+    sentences = [s.tokens for s in read_conll(mini_corpus / "hau" / "train.txt", TYPES)]
     assert len({w for s in sentences for w in s}) > tokenizer.model_max_length
     encode(tokenizer, sentences, max_length=128)
     assert not tokenizer.deprecation_warnings.get("sequence-length-is-longer-than-the-specified-maximum")
@@ -119,5 +120,5 @@ def test_the_same_holds_for_a_pre_tokenizer_that_marks_only_the_first_word(tiny_
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
     tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
-    sentences = [s.tokens for s in read_conll(mini_corpus / "luo" / "dev.txt", ["DATE", "LOC", "ORG", "PER"])]
+    sentences = [s.tokens for s in read_conll(mini_corpus / "luo" / "dev.txt", TYPES)]
     assert _word_pieces(tokenizer, sentences) == sentence_by_sentence(tokenizer, sentences)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TYPES = ["DATE", "LOC", "ORG", "PER"]
+from conftest import TYPES
 
 
 def test_collation_pads_to_the_longest_window_and_labels_first_subwords_only():

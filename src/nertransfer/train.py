@@ -226,7 +226,7 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
             torch.save(
                 {
                     "epoch": epoch, "hyperparameters": dict(hp), "checkpoint": str(checkpoint), "history": history,
-                "start": start,
+                    "start": start,
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "shuffle": shuffle.getstate(), "torch_rng": torch.get_rng_state(),
                 },

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Sequence
 
-from .config import DEFAULT_TYPES
+from .experiment import DEFAULT_TYPES
 
 
 def _json(text: str):
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--checkpoint", required=True, help="folder or hub id to start from")
     sub.add_argument("--train", required=True)
     sub.add_argument("--dev", required=True)
-    sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.config resolves it")
+    sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.experiment resolves it")
     sub.add_argument("--cell", type=_json, default={}, help="the cell's axes as JSON, recorded with the results")
     sub.add_argument("--output", required=True)
     sub.add_argument("--model-output", help="where the fine-tuned model goes (default: OUTPUT/model)")

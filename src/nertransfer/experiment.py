@@ -1,0 +1,211 @@
+"""The experiment matrix: datasets, checkpoints, cells and blocks, and what a cell needs to be trained.
+
+An experiment is one or more blocks (the `experiment` keys of the config, and each of
+`experiment.extra`), each the product of its axes; a cell is one fine-tune. Its `id`,
+`checkpoint[@checkpoint language]/train language/setup/seedN`, is a path fragment that names every
+axis value off its default (`setup` is "base", or e.g. "labels-no-date+size-100+lr0.001"), so
+cells that two blocks share are one cell, and adding an axis value adds only new ids.
+`nertransfer.config` builds an Experiment from a config mapping and checks it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+RECIPES = ("tiny-xlmr",)
+DEFAULT_TYPES = ("DATE", "LOC", "ORG", "PER")  # MasakhaNER's entity types
+DEFAULT_TRAINING = {
+    "epochs": 3,
+    "learning_rate": 5e-5,
+    "batch_size": 32,
+    "eval_batch_size": 64,  # best on CPU (larger batches are slower there); raise it on a GPU
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.0,
+    "max_length": 128,
+    "max_grad_norm": 1.0,
+    "gradient_accumulation_steps": 1,
+    "eval_every": 1,  # dev scoring every N epochs (and always after the last)
+    "precision": "auto",  # bf16 autocast on a GPU that supports it, fp32 otherwise
+    "compile": False,  # torch.compile the training forward pass
+    "save_dtype": "float32",  # or bfloat16 / float16: half the disk per kept model
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A CoNLL-style NER corpus: a path pattern over language and split, its languages and types."""
+
+    name: str
+    path: str  # pattern with {language} and {split}
+    languages: Mapping[str, str]  # code -> full name (used by checkpoint templates)
+    types: tuple[str, ...]
+
+    def file(self, language: str, split: str) -> str:
+        return self.path.format(language=language, split=split)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A starting point for fine-tuning.
+
+    Kinds: `hub` (an id, maybe a template over the language), `path`, `recipe` (built offline),
+    `finetuned` (the NER model of another cell: sequential transfer; `source` names that cell's
+    checkpoint, `language` its training language) and `adapt` (language-adaptive pretraining:
+    `source` continued as a masked language model on one language's text, `adapt` its settings).
+    """
+
+    name: str
+    kind: str  # "hub", "path", "recipe", "finetuned" or "adapt"
+    source: str  # hub id or template, local path, recipe name, or the checkpoint it starts from
+    revision: str | None = None
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    language: str | None = None  # finetuned: the training language of the cell it starts from
+    adapt: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def per_language(self) -> bool:
+        """Whether the checkpoint differs per language (a hub template like `...-finetuned-{language_name}`, or adapted)."""
+        return (self.kind == "hub" and "{" in self.source) or self.kind == "adapt"
+
+    def hub_id(self, language: str, dataset: Dataset) -> str:
+        return self.source.format(language=language, language_name=dataset.languages[language])
+
+
+GRID_KEYS = {"learning_rate": "lr", "batch_size": "bs", "epochs": "ep", "weight_decay": "wd", "warmup_ratio": "wu"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One fine-tune: a checkpoint trained on one language with one seed, and the optional axes.
+
+    `checkpoint_language`: for a per-language checkpoint, whose language it was adapted to (the
+    training language unless the experiment crosses them). `label_set`: the entity types kept
+    (others become O). `train_size`: "full", a number of sentences, or a fraction. `grid_point`:
+    hyperparameters of a grid search. Axes at their defaults leave the id as it was.
+    """
+
+    checkpoint: str
+    train_language: str
+    seed: int
+    checkpoint_language: str | None = None
+    label_set: str = "all"
+    train_size: str = "full"
+    grid_point: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def hyperparameter_label(self) -> str:
+        return "_".join(f"{GRID_KEYS[key]}{value}" for key, value in self.grid_point) or "default"
+
+    @property
+    def setup(self) -> str:
+        """The path component of the label set, training size and grid point ("base" when all default)."""
+        parts = [f"labels-{self.label_set}"] if self.label_set != "all" else []
+        parts += [f"size-{self.train_size}"] if self.train_size != "full" else []
+        parts += [self.hyperparameter_label] if self.grid_point else []
+        return "+".join(parts) or "base"
+
+    @property
+    def id(self) -> str:
+        crossed = self.checkpoint_language not in (None, self.train_language)
+        start = f"{self.checkpoint}@{self.checkpoint_language}" if crossed else self.checkpoint
+        return f"{start}/{self.train_language}/{self.setup}/seed{self.seed}"
+
+    def axes(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "checkpoint_language": self.checkpoint_language or "",
+                "train_language": self.train_language, "label_set": self.label_set, "train_size": self.train_size,
+                "grid_point": self.hyperparameter_label, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One matrix of the experiment: every combination of its axis values is a cell."""
+
+    checkpoints: tuple[str, ...]
+    train_languages: tuple[str, ...]
+    seeds: tuple[int, ...]
+    checkpoint_languages: tuple[str, ...] | None = None  # None: each cell's own training language
+    label_sets: tuple[str, ...] = ("all",)
+    train_sizes: tuple[str, ...] = ("full",)
+    grid: tuple[tuple[tuple[str, Any], ...], ...] = ((),)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The resolved config: which cells to train, on which languages to evaluate, and where files go."""
+
+    dataset: Dataset
+    checkpoints: Mapping[str, Checkpoint]
+    blocks: tuple[Block, ...]
+    eval_languages: tuple[str, ...]
+    training: Mapping[str, Any]
+    work_dir: str = "work"
+    results_dir: str = "results"
+    keep_models: bool = True
+    save_state_every_seconds: float = 0.0
+    label_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    analyses: Mapping[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        """Every block's cells, then the cells that sequential transfer starts from, each once, in order."""
+        cells: dict[str, Cell] = {}
+        for block in self.blocks:
+            for name in block.checkpoints:
+                per_language = self.checkpoints[name].per_language
+                for language in block.train_languages:
+                    starts = (block.checkpoint_languages or (language,)) if per_language else (None,)
+                    for start, label_set, size, point, seed in itertools.product(
+                            starts, block.label_sets, block.train_sizes, block.grid, block.seeds):
+                        cell = Cell(name, language, seed, start, label_set, size, point)
+                        cells.setdefault(cell.id, cell)
+        pending = list(cells.values())
+        while pending:  # a sequential start is a fine-tune of its own, trained (and evaluated) too
+            source = self.source_cell(pending.pop())
+            if source is not None and source.id not in cells:
+                cells[source.id] = source
+                pending.append(source)
+        return list(cells.values())
+
+    def source_cell(self, cell: Cell) -> Cell | None:
+        """For a `finetuned` start: the cell whose model this cell starts from (same seed, label set)."""
+        checkpoint = self.checkpoints[cell.checkpoint]
+        if checkpoint.kind != "finetuned":
+            return None
+        start = self.checkpoints[checkpoint.source]
+        return Cell(checkpoint.source, checkpoint.language, cell.seed,
+                    checkpoint.language if start.per_language else None, cell.label_set)
+
+    def types(self, cell: Cell) -> tuple[str, ...]:
+        """The entity types a cell is trained and scored on (its label set)."""
+        return self.label_sets.get(cell.label_set, self.dataset.types)
+
+    def hyperparameters(self, cell: Cell) -> dict[str, Any]:
+        """Training settings of a cell: defaults, the config's, the checkpoint's own, its grid point, seed, size."""
+        hp = {**DEFAULT_TRAINING, **self.training, **self.checkpoints[cell.checkpoint].training, **dict(cell.grid_point),
+              "seed": cell.seed}
+        if cell.train_size != "full":
+            size = float(cell.train_size)  # "100", "0.25", "5e-05"
+            hp["train_size"] = int(size) if size >= 1 else size
+        return hp
+
+    def checkpoint_dir(self, cell: Cell) -> str:
+        """Where the training job loads its starting checkpoint from (built, downloaded, adapted or fine-tuned by a rule)."""
+        checkpoint = self.checkpoints[cell.checkpoint]
+        if checkpoint.kind == "path":
+            return checkpoint.source
+        if checkpoint.kind == "finetuned":
+            return f"{self.run_dir(self.source_cell(cell))}/model"
+        if checkpoint.per_language:
+            return f"{self.work_dir}/checkpoints/{checkpoint.name}/{cell.checkpoint_language}"
+        return f"{self.work_dir}/checkpoints/{checkpoint.name}"
+
+    def run_dir(self, cell: Cell) -> str:
+        return f"{self.work_dir}/runs/{cell.id}"
+
+
+def canonical_json(data: Any) -> str:
+    """A stable one-line JSON form, used as a rule parameter so that Snakemake sees real changes only."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))

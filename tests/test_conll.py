@@ -113,3 +113,31 @@ def test_a_label_set_turns_the_other_types_into_o_in_every_column(tmp_path):
     [sentence] = keep_types(read_conll(path, TYPES, n_columns=3), ["LOC", "PER"])
     assert sentence.columns == (("B-PER", "O", "O", "O"), ("B-PER", "O", "B-LOC", "I-LOC"))
     assert sentence.tokens == ("Musa", "in", "May", "2020") and sentence.line == 1
+
+
+def test_a_file_whose_sentences_disagree_in_columns_is_refused_at_the_first_line_that_differs(tmp_path):
+    path = write(tmp_path / "mixed.txt", "Ada B-PER B-PER\nwent O O\n\nto O\nLagos B-LOC\n")
+    with pytest.raises(ConllError, match=r"mixed.txt:4: expected 3 fields as on line 1 .*got 2"):
+        read_conll(path, TYPES, n_columns=(2, 3))
+
+
+def test_only_a_line_feed_ends_a_line_so_tokens_holding_other_breaks_are_kept(tmp_path):
+    # str.splitlines would cut these tokens in two (U+2028 LINE SEPARATOR, U+0085 NEXT LINE, form feed)
+    path = write(tmp_path / "odd.txt", "a\u2028b B-PER\nc\x85d O\ne\x0cf O\n")
+    (sentence,) = read_conll(path, TYPES)
+    assert sentence.tokens == ("a\u2028b", "c\x85d", "e\x0cf") and sentence.tags == ("B-PER", "O", "O")
+
+
+def test_sentences_are_read_one_at_a_time(tmp_path):
+    from nertransfer.conll import iter_conll
+
+    path = write(tmp_path / "late.txt", "Ada B-PER\n\nin O\n\nLagos B-NOPE\n")
+    sentences = iter_conll(path, TYPES)
+    assert next(sentences).tokens == ("Ada",) and next(sentences).tokens == ("in",)  # read before the bad line
+    with pytest.raises(ConllError, match=r"late.txt:5: expected a tag over the types"):
+        next(sentences)
+
+
+def test_a_folder_given_as_a_file_is_an_error_naming_it(tmp_path):
+    with pytest.raises(ConllError, match=r"is a folder: expected a CoNLL file"):
+        read_conll(tmp_path)

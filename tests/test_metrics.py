@@ -139,6 +139,89 @@ def test_score_command_prints_json_and_imports_no_torch(tmp_path):
     assert all(0 <= result[k] <= 1 for k in ("precision", "recall", "f1"))
 
 
+def test_strict_chunking_agrees_with_seqevals_scheme_module_on_random_tags():
+    import random
+
+    from seqeval.scheme import IOB2, Entities
+
+    from nertransfer.metrics import strict_entities
+
+    rng = random.Random(0)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "I-ORG", "B-ORG", "I--PER", "B-"]
+    sentences = [[rng.choice(tags) for _ in range(rng.randint(1, 12))] for _ in range(3000)]
+    reference = Entities(sentences, IOB2, suffix=False)
+    assert strict_entities(sentences) == [e.to_tuple()[:3] + (e.to_tuple()[3] - 1,) for s in reference.entities for e in s]
+    for predictions in RUNS[::6]:  # and on published runs, scores and all
+        from nertransfer.conll import read_conll
+
+        language = predictions.parent.name.split("_")[0]
+        from seqeval.metrics import f1_score
+
+        from nertransfer.conll import repair_iob2
+
+        gold = [repair_iob2(s.tags)[0] for s in read_conll(DATA / "masakhaner-2.0" / language / "test.txt")]  # as ours does
+        pred = [list(s.tags) for s in read_conll(predictions)]
+
+        assert score(gold, pred, "strict")["f1"] == pytest.approx(f1_score(gold, pred, mode="strict", scheme=IOB2), abs=1e-12)
+
+
+@pytest.mark.parametrize("gold_text, pred_text, message", [
+    ("Ada B-PER\nwent O\n", "Ada B-PER B-PER\nwent O O\n\nto O\n", r"pred.txt:4: expected 3 fields as on line 1"),
+    ("Ada B-PER\nwent O\n", "Ada O B-PER\nwent O O\n", r"pred.txt:1: its gold column disagrees with .*gold.txt: sentence 1, "
+                                                        r"token 1 is 'O' here but 'B-PER' in the gold file \(line 1\)"),
+    ("Ada B-PER B-PER\n", "Ada B-PER\n", r"gold.txt:1: expected 'token TAG', got 3 field"),
+    ("Ada B-PER\n\nto O\n", "Ada B-PER\n", r"does not align with .*gold.txt: .*pred.txt ends after 1 sentences"),
+    ("Ada B-PER\n", "Ada B-PER\n\nto O\n", r"does not align with .*gold.txt: .*gold.txt ends after 1 sentences"),
+])
+def test_structurally_inconsistent_files_are_refused_not_scored(tmp_path, gold_text, pred_text, message):
+    gold, pred = write(tmp_path / "gold.txt", gold_text), write(tmp_path / "pred.txt", pred_text)
+    with pytest.raises(ConllError, match=message):
+        score_files(str(gold), str(pred))
+
+
+def test_a_two_column_file_alone_is_refused_where_its_first_line_is(tmp_path):
+    pred = write(tmp_path / "pred.txt", "\n\nAda B-PER\n")
+    with pytest.raises(ConllError, match=r"pred.txt:3: expected 'token GOLD PRED' lines when no gold file is given"):
+        score_files(None, str(pred))
+
+
+def test_scoring_a_file_in_chunks_gives_the_numbers_of_scoring_it_whole(tmp_path, monkeypatch):
+    from nertransfer import metrics
+    from nertransfer.conll import read_conll
+
+    predictions = RUNS[0]
+    gold_file = DATA / "masakhaner-2.0" / predictions.parent.name.split("_")[0] / "test.txt"
+    whole = metrics.score_all_modes([s.tags for s in read_conll(gold_file)], [s.tags for s in read_conll(predictions)],
+                                    ["DATE", "LOC", "ORG", "PER"])
+    monkeypatch.setattr(metrics, "SCORING_CHUNK", 7)
+    assert score_files(str(gold_file), str(predictions), ["DATE", "LOC", "ORG", "PER"]) == whole
+
+
+def test_a_large_file_is_scored_in_memory_flat_in_its_size(tmp_path):
+    """The file is streamed: a 40 MB prediction file needs a fraction of its size in memory (it took ~21x before)."""
+    import resource
+
+    block = (DATA / "masakhaner-2.0" / "pcm" / "test.txt").read_text(encoding="utf-8").strip("\n") + "\n\n"
+    three_columns = "\n".join(f"{line} {line.split()[1]}" if line else "" for line in block.split("\n"))
+    big = tmp_path / "big.txt"
+    with big.open("w", encoding="utf-8") as out:
+        while out.tell() < 40_000_000:
+            out.write(three_columns)
+    probe = ("import resource, sys; from nertransfer.metrics import score_files; score_files(None, sys.argv[1]);"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    baseline = int(subprocess.run([sys.executable, "-c", probe.replace("score_files(None, sys.argv[1]);", ""), str(big)],
+                                  check=True, capture_output=True, text=True).stdout)
+    peak = int(subprocess.run([sys.executable, "-c", probe, str(big)], check=True, capture_output=True, text=True).stdout)
+    assert (peak - baseline) * 1024 < 40_000_000 / 4, f"scoring took {(peak - baseline) / 1024:.0f} MB more than importing"
+
+
+def test_score_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    pred = write(tmp_path / "pred.txt", "Ada B-PER B-PER\nwent O O\n")
+    result = subprocess.run(f"{sys.executable} -m nertransfer score --pred '{pred}' | head -c 1", shell=True,
+                            capture_output=True, text=True)
+    assert result.stdout == "{" and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
 def test_digit_tokens_written_as_numbers_still_align(tmp_path):
     gold = write(tmp_path / "gold.txt", "1 O\n000 B-DATE\n03 I-DATE\n")
     pred = write(tmp_path / "pred.txt", "1 O\n0 B-DATE\n3 I-DATE\n")

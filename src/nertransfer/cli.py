@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -220,8 +221,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         args.handler(args)
+        sys.stdout.flush()  # inside the try: a reader that went away (`| head`) shows up here at the latest
     except (ConllError, ConfigError) as error:
         sys.exit(f"nertransfer {args.command}: error: {error}")
+    except BrokenPipeError:
+        # The reader of our output closed it (`nertransfer score ... | head`): stop quietly, as other
+        # command-line tools do. Point stdout at /dev/null so that the interpreter's final flush does
+        # not raise again (the recipe of Python's signal module documentation).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 _SEPARATOR = re.compile(r"[ \t]+")
 OUTSIDE = "O"
@@ -66,65 +66,94 @@ def _check_tag(tag: str, types: frozenset[str] | None) -> str | None:
     return None
 
 
+def _expected_form(allowed: set[int]) -> str:
+    return " or ".join("'token TAG'" if n == 2 else f"'token {' '.join(['TAG'] * (n - 1))}'" for n in sorted(allowed))
+
+
+def _lines(path: Path, expected_form: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, split on LF alone and decoded one line at a time.
+
+    Only LF (with an optional CR before it) ends a line: `str.splitlines` would also break a token
+    that holds U+2028, U+0085 or a form feed. Decoding line by line keeps memory flat in the
+    file's size and names the exact line of an encoding error.
+    """
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise ConllError(path, None, f"file not found: expected a CoNLL file of {expected_form} lines") from None
+    except IsADirectoryError:
+        raise ConllError(path, None, f"is a folder: expected a CoNLL file of {expected_form} lines") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise ConllError(path, number, f"not valid UTF-8 ({error.reason}): expected UTF-8 text") from None
+            yield number, text
+
+
+def iter_conll(
+    path: str | os.PathLike,
+    types: Iterable[str] | None = None,
+    n_columns: int | Sequence[int] = 2,
+) -> Iterator[Sentence]:
+    """Sentences of a CoNLL file one at a time, validating every line (memory flat in the file's size).
+
+    `n_columns` is the number of whitespace-separated fields a token line must have (or the
+    allowed numbers); the first token line fixes it for the whole file, so a file whose sentences
+    disagree (one scored as `token GOLD PRED`, the next as `token TAG`) is refused at the first
+    line that differs. Every field after the token is a tag column checked against the BIO tag
+    set over `types` (any type when None). An empty file is an error.
+    """
+    path = Path(path)
+    allowed = {n_columns} if isinstance(n_columns, int) else set(n_columns)
+    frozen_types = frozenset(types) if types is not None else None
+    expected_form = _expected_form(allowed)
+    valid_tags: set[str] = set()  # tags already checked: most lines repeat a handful of tags
+    rows: list[list[str]] = []  # the current sentence's lines, split into fields
+    start = width = first_line = 0
+    for number, line in _lines(path, expected_form):
+        line = line.strip(" \t\r\n")
+        if not line:
+            if rows:
+                yield _sentence(rows, start)
+                rows = []
+            continue
+        fields = line.split(" ") if "\t" not in line and "  " not in line else _SEPARATOR.split(line)
+        if len(fields) not in allowed:
+            raise ConllError(path, number, f"expected {expected_form}, got {len(fields)} field(s): {line!r}")
+        if not width:
+            width, first_line = len(fields), number
+        elif len(fields) != width:
+            raise ConllError(path, number, f"expected {width} fields as on line {first_line} (the file's first "
+                             f"token line: every line of a file has the same columns), got {len(fields)}: {line!r}")
+        for tag in fields[1:]:
+            if tag not in valid_tags:
+                problem = _check_tag(tag, frozen_types)
+                if problem:
+                    raise ConllError(path, number, f"expected {problem}, got {tag!r}")
+                valid_tags.add(tag)
+        if not rows:
+            start = number
+        rows.append(fields)
+    if rows:
+        yield _sentence(rows, start)
+    if not width:
+        raise ConllError(path, None, f"file is empty: expected sentences of {expected_form} lines")
+
+
+def _sentence(rows: list[list[str]], line: int) -> Sentence:
+    tokens, *columns = zip(*rows)
+    return Sentence(tokens, tuple(columns), line)
+
+
 def read_conll(
     path: str | os.PathLike,
     types: Iterable[str] | None = None,
     n_columns: int | Sequence[int] = 2,
 ) -> list[Sentence]:
-    """Read a CoNLL file into sentences, validating every line.
-
-    `n_columns` is the number of whitespace-separated fields a token line must have (or the
-    allowed numbers); every field after the token is a tag column checked against the BIO tag
-    set over `types` (any type when None).
-    """
-    path = Path(path)
-    allowed = {n_columns} if isinstance(n_columns, int) else set(n_columns)
-    frozen_types = frozenset(types) if types is not None else None
-    expected_form = " or ".join(
-        "'token TAG'" if n == 2 else f"'token {' '.join(['TAG'] * (n - 1))}'" for n in sorted(allowed)
-    )
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConllError(path, None, f"file not found: expected a CoNLL file of {expected_form} lines") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise ConllError(path, line, f"not valid UTF-8 ({error.reason}): expected UTF-8 text") from None
-
-    sentences: list[Sentence] = []
-    tokens: list[str] = []
-    columns: list[list[str]] = []
-    start = 0
-    width = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip(" \t\r")
-        if not line:
-            if tokens:
-                sentences.append(Sentence(tuple(tokens), tuple(map(tuple, columns)), start))
-                tokens, columns, width = [], [], None
-            continue
-        fields = _SEPARATOR.split(line)
-        if len(fields) not in allowed:
-            raise ConllError(path, number, f"expected {expected_form}, got {len(fields)} field(s): {line!r}")
-        if width is not None and len(fields) != width:
-            raise ConllError(path, number, f"expected {width} fields as on the sentence's first line, got {len(fields)}")
-        for tag in fields[1:]:
-            problem = _check_tag(tag, frozen_types)
-            if problem:
-                raise ConllError(path, number, f"expected {problem}, got {tag!r}")
-        if not tokens:
-            start, width = number, len(fields)
-            columns = [[] for _ in fields[1:]]
-        tokens.append(fields[0])
-        for column, tag in zip(columns, fields[1:]):
-            column.append(tag)
-    if tokens:
-        sentences.append(Sentence(tuple(tokens), tuple(map(tuple, columns)), start))
-    if not sentences:
-        raise ConllError(path, None, f"file is empty: expected sentences of {expected_form} lines")
-    return sentences
+    """Every sentence of a CoNLL file, validated (see `iter_conll`)."""
+    return list(iter_conll(path, types, n_columns))
 
 
 def repair_iob2(tags: Sequence[str]) -> tuple[list[str], int]:

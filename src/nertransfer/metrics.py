@@ -5,17 +5,18 @@ Two modes, as seqeval offers them:
   may start with I-; a change of type ends one entity and starts the next. seqeval's default mode
   lives in a module that imports scikit-learn (about a second per process); the chunking rules
   below are seqeval's own `get_entities` for BIO tags, and tests check both agree on published runs.
-- `strict` (seqeval's IOB2 scheme, `mode="strict"`): an entity must start with B-; seqeval's light
-  `seqeval.scheme` module does the chunking. The gold side is repaired first (see
+- `strict` (seqeval's IOB2 scheme, `mode="strict"`): an entity must start with B-; the chunking
+  follows seqeval's `seqeval.scheme.IOB2` rules (tests check both agree). The gold side is repaired first (see
   `conll.repair_iob2`) so that a gold entity written with a leading I- is not lost.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
-from .conll import ConllError, Sentence, read_conll, repair_iob2
+from .conll import ConllError, Sentence, iter_conll, repair_iob2
 
 Entity = tuple[int, str, int, int]  # sentence, type, first token, last token
 MODES = ("conlleval", "strict")
@@ -37,12 +38,31 @@ def conlleval_entities(sentences: Sequence[Sequence[str]]) -> list[Entity]:
     return entities
 
 
-def strict_entities(sentences: Sequence[Sequence[str]]) -> list[Entity]:
-    """Entities under strict IOB2, by seqeval's own scheme module."""
-    from seqeval.scheme import IOB2, Entities
+def _entity_type(tag: str) -> str:
+    """A tag's type as seqeval's scheme module reads it: after the prefix, dashes stripped ('_' if none)."""
+    return tag[1:].strip("-") or "_"
 
-    found = Entities([list(tags) for tags in sentences], IOB2, suffix=False)
-    return [entity.to_tuple() for sentence in found.entities for entity in sentence]
+
+def strict_entities(sentences: Sequence[Sequence[str]]) -> list[Entity]:
+    """Entities under strict IOB2, by the rules of seqeval's `scheme.IOB2` (`mode="strict"`).
+
+    An entity is a B- tag and the I- tags of its type that follow it; an I- tag that does not
+    continue one is no entity. Written out here because seqeval's token objects made strict
+    scoring most of the time of scoring a file; tests check both agree on random and published tags.
+    """
+    entities: list[Entity] = []
+    for index, tags in enumerate(sentences):
+        position, length = 0, len(tags)
+        while position < length:
+            if tags[position][0] != "B":
+                position += 1
+                continue
+            kind, end = _entity_type(tags[position]), position + 1
+            while end < length and tags[end][0] == "I" and _entity_type(tags[end]) == kind:
+                end += 1
+            entities.append((index, kind, position, end - 1))
+            position = end
+    return entities
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -62,6 +82,40 @@ def _scores(correct: int, predicted: int, support: int) -> dict:
     }
 
 
+class EntityCounts:
+    """Entity counts accumulated sentence by sentence: correct, predicted and gold, per type.
+
+    Scores depend on these totals only, so a file can be scored a chunk of sentences at a time,
+    with memory flat in its size, and give exactly the numbers of scoring it whole.
+    """
+
+    def __init__(self, mode: str = "conlleval"):
+        if mode not in MODES:
+            raise ValueError(f"unknown scoring mode {mode!r}: expected one of {', '.join(MODES)}")
+        self.mode = mode
+        self.correct: Counter = Counter()
+        self.support: Counter = Counter()
+        self.guessed: Counter = Counter()
+
+    def add(self, gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> None:
+        """Count the entities of aligned gold and predicted tag sequences (a chunk of sentences)."""
+        if self.mode == "conlleval":
+            gold_set, predicted_set = set(conlleval_entities(gold)), set(conlleval_entities(predicted))
+        else:
+            gold_set = set(strict_entities([repair_iob2(tags)[0] for tags in gold]))
+            predicted_set = set(strict_entities(predicted))
+        self.correct.update(entity[1] for entity in gold_set & predicted_set)
+        self.support.update(entity[1] for entity in gold_set)
+        self.guessed.update(entity[1] for entity in predicted_set)
+
+    def scores(self, types: Iterable[str] = ()) -> dict:
+        """Micro-averaged totals and `per_category` (every type in `types`, gold or predictions)."""
+        categories = sorted(set(types) | set(self.support) | set(self.guessed))
+        result = _scores(sum(self.correct.values()), sum(self.guessed.values()), sum(self.support.values()))
+        result["per_category"] = {c: _scores(self.correct[c], self.guessed[c], self.support[c]) for c in categories}
+        return result
+
+
 def score(
     gold: Sequence[Sequence[str]],
     predicted: Sequence[Sequence[str]],
@@ -74,21 +128,9 @@ def score(
     plus predicted and correct counts, and `per_category` with the same keys per entity type
     (every type in `types`, gold or predictions).
     """
-    if mode == "conlleval":
-        gold_entities, predicted_entities = conlleval_entities(gold), conlleval_entities(predicted)
-    elif mode == "strict":
-        gold_entities = strict_entities([repair_iob2(tags)[0] for tags in gold])
-        predicted_entities = strict_entities(predicted)
-    else:
-        raise ValueError(f"unknown scoring mode {mode!r}: expected one of {', '.join(MODES)}")
-    gold_set, predicted_set = set(gold_entities), set(predicted_entities)
-    correct = Counter(entity[1] for entity in gold_set & predicted_set)
-    support = Counter(entity[1] for entity in gold_set)
-    guessed = Counter(entity[1] for entity in predicted_set)
-    categories = sorted(set(types) | set(support) | set(guessed))
-    result = _scores(sum(correct.values()), len(predicted_set), len(gold_set))
-    result["per_category"] = {c: _scores(correct[c], guessed[c], support[c]) for c in categories}
-    return result
+    counts = EntityCounts(mode)
+    counts.add(gold, predicted)
+    return counts.scores(types)
 
 
 def score_all_modes(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], types: Iterable[str] = ()) -> dict:
@@ -109,41 +151,81 @@ def same_token(gold: str, predicted: str) -> bool:
                                  and predicted.isdigit() and int(gold) == int(predicted))
 
 
+def _misaligned(gold: Sentence, predicted: Sentence, number: int, gold_path: str, predicted_path: str) -> ConllError | None:
+    """Why sentence `number` of a prediction file does not stand for the gold file's, or None."""
+    for position, (gold_token, predicted_token) in enumerate(zip(gold.tokens, predicted.tokens)):
+        if not same_token(gold_token, predicted_token):
+            return ConllError(
+                predicted_path, predicted.line + position,
+                f"does not align with {gold_path}: sentence {number}, token {position + 1} is "
+                f"{predicted_token!r} here but {gold_token!r} in the gold file (line {gold.line + position})")
+    if len(gold) != len(predicted):
+        return ConllError(predicted_path, predicted.line, f"does not align with {gold_path}: sentence {number} has "
+                          f"{len(predicted)} tokens here but {len(gold)} in the gold file (line {gold.line})")
+    if len(predicted.columns) == 2:  # `token GOLD PRED` beside a gold file: its gold column must be the gold file's
+        for position, (gold_tag, own_gold) in enumerate(zip(gold.tags, predicted.columns[0])):
+            if gold_tag != own_gold:
+                return ConllError(
+                    predicted_path, predicted.line + position,
+                    f"its gold column disagrees with {gold_path}: sentence {number}, token {position + 1} is "
+                    f"{own_gold!r} here but {gold_tag!r} in the gold file (line {gold.line + position})")
+    return None
+
+
+def aligned_pairs(gold: Iterable[Sentence], predicted: Iterable[Sentence], gold_path: str,
+                  predicted_path: str) -> Iterator[tuple[Sentence, Sentence]]:
+    """(gold, predicted) sentence pairs, raising a ConllError at the first place the two files part."""
+    done = object()
+    gold, predicted = iter(gold), iter(predicted)
+    number = 0
+    while True:
+        g, p = next(gold, done), next(predicted, done)
+        if g is done or p is done:
+            if g is not p:
+                more, fewer = (gold_path, predicted_path) if p is done else (predicted_path, gold_path)
+                raise ConllError(predicted_path, None, f"does not align with {gold_path}: {fewer} ends after "
+                                 f"{number} sentences, {more} has more")
+            return
+        number += 1
+        problem = _misaligned(g, p, number, gold_path, predicted_path)
+        if problem:
+            raise problem
+        yield g, p
+
+
 def check_aligned(gold: Sequence[Sentence], predicted: Sequence[Sentence], gold_path: str, predicted_path: str) -> None:
     """Raise a ConllError at the first sentence and token where a prediction file leaves its gold file."""
-    for number, (g, p) in enumerate(zip(gold, predicted), start=1):
-        for position, (gold_token, predicted_token) in enumerate(zip(g.tokens, p.tokens)):
-            if not same_token(gold_token, predicted_token):
-                raise ConllError(
-                    predicted_path,
-                    p.line + position,
-                    f"does not align with {gold_path}: sentence {number}, token {position + 1} is "
-                    f"{predicted_token!r} here but {gold_token!r} in the gold file (line {g.line + position})",
-                )
-        if len(g) != len(p):
-            raise ConllError(
-                predicted_path,
-                p.line,
-                f"does not align with {gold_path}: sentence {number} has {len(p)} tokens here "
-                f"but {len(g)} in the gold file (line {g.line})",
-            )
-    if len(gold) != len(predicted):
-        raise ConllError(
-            predicted_path,
-            None,
-            f"does not align with {gold_path}: {len(predicted)} sentences here, {len(gold)} in the gold file",
-        )
+    for _ in aligned_pairs(gold, predicted, gold_path, predicted_path):
+        pass
+
+
+SCORING_CHUNK = 4096  # sentences scored at a time: large enough to amortise per-call costs, small enough for flat memory
 
 
 def score_files(gold_path: str | None, predicted_path: str, types: Iterable[str] | None = None) -> dict:
-    """Score a prediction file: `token PRED` aligned with a gold file, or `token GOLD PRED` alone."""
-    predicted = read_conll(predicted_path, types, n_columns=(2, 3))
+    """Score a prediction file: `token PRED` aligned with a gold file, or `token GOLD PRED` alone.
+
+    Both files are streamed: memory stays flat in their size. A gold file has `token TAG` lines;
+    a `token GOLD PRED` file given beside one must agree with it on every gold tag.
+    """
+    predicted = iter_conll(predicted_path, types, n_columns=(2, 3))
     if gold_path is None:
-        if len(predicted[0].columns) != 2:
-            raise ConllError(predicted_path, predicted[0].line, "expected 'token GOLD PRED' lines when no gold file is given")
-        gold_tags = [sentence.columns[0] for sentence in predicted]
+        pairs = ((p, p) for p in _three_columns(predicted, predicted_path))
     else:
-        gold = read_conll(gold_path, types, n_columns=(2, 3))
-        check_aligned(gold, predicted, str(gold_path), str(predicted_path))
-        gold_tags = [sentence.columns[0] for sentence in gold]
-    return score_all_modes(gold_tags, [sentence.tags for sentence in predicted], types or ())
+        gold = iter_conll(gold_path, types, n_columns=2)
+        pairs = aligned_pairs(gold, predicted, str(gold_path), str(predicted_path))
+    counts = {mode: EntityCounts(mode) for mode in MODES}
+    while chunk := list(itertools.islice(pairs, SCORING_CHUNK)):
+        gold_tags = [g.columns[0] for g, _ in chunk]
+        predicted_tags = [p.tags for _, p in chunk]
+        for mode_counts in counts.values():
+            mode_counts.add(gold_tags, predicted_tags)
+    types = list(types or ())
+    return {**counts["conlleval"].scores(types), "strict": counts["strict"].scores(types)}
+
+
+def _three_columns(sentences: Iterable[Sentence], path: str) -> Iterator[Sentence]:
+    for sentence in sentences:
+        if len(sentence.columns) != 2:  # the first token line fixes the file's columns (iter_conll)
+            raise ConllError(path, sentence.line, "expected 'token GOLD PRED' lines when no gold file is given")
+        yield sentence

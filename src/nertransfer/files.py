@@ -1,4 +1,10 @@
-"""Writing files so that a killed job never leaves one that looks complete."""
+"""Writing files so that a killed job never leaves one that looks complete.
+
+Each file or folder is built under a temporary name beside its target and moved into place only
+when complete. `tempfile` creates those private to their owner (0600, 0700), and a move keeps
+the mode, so each is given the mode the user's umask gives a file or folder created the plain
+way: on a shared cluster the research group reads the tables and loads the models.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,24 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_if_created_plainly(path: str | os.PathLike, folder: bool) -> None:
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[TextIO]:
     """Open a temporary file beside `path` and move it into place only if the block succeeds."""
@@ -18,6 +42,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[TextIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
+        _as_if_created_plainly(temporary, folder=False)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             yield out
         os.replace(temporary, path)
@@ -40,10 +65,15 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
+        _as_if_created_plainly(temporary, folder=True)
         yield temporary
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(temporary, path)
+        if path.exists():  # an earlier result: moved aside, not deleted, until the new one is in place
+            previous = path.with_name(f"{temporary.name}.previous")
+            os.replace(path, previous)
+            os.replace(temporary, path)
+            shutil.rmtree(previous)
+        else:
+            os.replace(temporary, path)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

@@ -89,8 +89,9 @@ def snakemake_command(workdir: Path, *args: str) -> list[str]:
             f"--configfile={workdir / 'config.yaml'}", *args]
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True)
+def snakemake(workdir: Path, *args: str, check: bool = True, umask: int | None = None) -> subprocess.CompletedProcess:
+    set_umask = None if umask is None else (lambda: os.umask(umask))
+    result = subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, preexec_fn=set_umask)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result

@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from nertransfer.config import ConfigError, load_experiment
+from nertransfer.config import ConfigError, check_schema, load_experiment
 
 from conftest import REPO
 
@@ -28,13 +28,13 @@ def merged(*configs: dict) -> dict:
     return result
 
 
-def schema_errors(config: dict) -> str:
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 
+
+def schema_errors(config: dict) -> str:
     try:
-        validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
-    except WorkflowError as error:
+        check_schema(config, SCHEMA)
+    except ConfigError as error:
         return str(error)
     return ""
 
@@ -162,15 +162,65 @@ def test_hyperparameters_resolve_defaults_then_config_then_checkpoint():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"training": {"epoch": 3}}, "'epoch' was unexpected"),
+        ({"training": {"epoch": 3}}, "config key 'training': 'epoch' was unexpected; allowed here: epochs, learning_rate"),
+        ({"training": {"epochs": 2.0}}, "config key 'training.epochs': expected an integer, got 2.0"),
+        ({"training": {"batch_size": 16.0}}, "config key 'training.batch_size': expected an integer, got 16.0"),
+        ({"checkpoints": {"tiny": {"recipe": {"layers": 2.0}}}}, "config key 'checkpoints.tiny.recipe.layers': expected an integer"),
+        ({"experiment": {"seeds": [1, 1]}}, "config key 'experiment.seeds': 1 is given more than once in [1, 1]"),
+        ({"experiment": {"seeds": [-1]}}, "config key 'experiment.seeds[0]': -1 is less than the minimum of 0"),
+        ({"experiment": {"train_languages": ["hau", "hau"]}}, "config key 'experiment.train_languages': 'hau' is given more "
+                                                              "than once in ['hau', 'hau']: give each value once; expected: \"all\" or a list"),
+        ({"experiment": {"train_sizes": [1.5]}}, "config key 'experiment.train_sizes[0]': 1.5 is greater than or equal to the "
+                                                  "maximum of 1; expected: 'full', a number of sentences (>= 1) or a fraction"),
+        ({"checkpoints": {"both": {"hub": "a/b", "path": "c"}}}, "config key 'checkpoints.both': expected exactly one of hub, path"),
         ({"experiment": {"seed": [1]}}, "'seed' was unexpected"),
         ({"checkpoints": {"bad": {"hub": "x", "path": "y"}}}, "checkpoints"),
         ({"checkpoints": {"bad": {"recipe": {"name": "huge-xlmr"}}}}, "huge-xlmr"),
         ({"training": {"learning_rate": -1}}, "learning_rate"),
     ],
 )
-def test_schema_rejects_typos_and_impossible_values_naming_the_key(change, message):
-    assert message in schema_errors(merged(default_config(), change))
+def test_schema_rejects_typos_and_impossible_values_naming_the_key_in_one_line(change, message):
+    error = schema_errors(merged(default_config(), change))
+    assert message in error, error
+    assert "\n" not in error and len(error) < 400  # one line: not a dump of the schema and the config
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"checkpoints": {"tiny": {"recipe": {"hidden_size": 100, "heads": 3}}}},
+     "config key 'checkpoints.tiny.recipe': hidden_size 100 is not a multiple of heads 3"),
+    ({"training": {"max_length": 600}}, "config key 'training.max_length': 600 is more than the 512 subword positions"),
+    ({"checkpoints": {"tiny": {"revision": "abc"}}}, "config key 'checkpoints.tiny.revision': a revision pins a hub checkpoint"),
+    ({"checkpoints": {"h": {"hub": "org/model-{lang}"}}, "experiment": {"checkpoints": ["h"]}},
+     "config key 'checkpoints.h.hub': 'org/model-{lang}' has placeholder(s) {lang}; known: {language}, {language_name}"),
+    ({"datasets": {"masakhaner-1.0": {"path": "data/masakhaner-1.0/{language}/{split}.{ext}"}}},
+     "config key 'datasets.masakhaner-1.0.path': 'data/masakhaner-1.0/{language}/{split}.{ext}' has placeholder(s) {ext}"),
+    ({"analyses": {"checkpoint_effects": [{"checkpoint": "tiny", "baseline": "tiny"}]}},
+     "config key 'analyses.checkpoint_effects[0]': compares 'tiny' with itself"),
+    ({"results_dir": "work/"}, "config key 'results_dir': 'work/' is also the work_dir"),
+])
+def test_values_a_schema_cannot_judge_fail_before_any_job_naming_the_key(change, message):
+    config = merged(default_config(), change)
+    assert schema_errors(config) == ""
+    with pytest.raises(ConfigError) as error:
+        load_experiment(config, REPO)
+    assert message in str(error.value)
+
+
+def test_data_paths_are_found_from_another_working_directory_through_the_workflow_folder(tmp_path):
+    experiment = load_experiment(default_config(), tmp_path, workflow_dir=REPO)  # tmp_path holds no data/
+    assert experiment.dataset.path == str(REPO / "data" / "masakhaner-1.0" / "{language}" / "{split}.txt")
+    here = load_experiment(default_config(), REPO, workflow_dir=REPO)
+    assert here.dataset.path == "data/masakhaner-1.0/{language}/{split}.txt"  # found where the run is: kept relative
+
+
+def test_a_missing_data_file_is_named_with_where_it_was_looked_for(tmp_path):
+    (tmp_path / "data" / "hau").mkdir(parents=True)
+    config = merged(default_config(), {"datasets": {"mine": {"path": "data/{language}/{split}.txt", "languages": ["hau"]}},
+                                       "experiment": {"dataset": "mine", "checkpoints": ["tiny"]}})
+    with pytest.raises(ConfigError) as error:
+        load_experiment(config, tmp_path, workflow_dir=REPO)
+    assert (f"config key 'datasets.mine.path': 'data/hau/train.txt' (train set of 'hau', needed by a recipe's tokenizer) "
+            f"is neither in '{tmp_path}' nor in '{REPO}'") in str(error.value)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,13 @@ def test_files_and_folders_get_the_modes_the_umask_gives(tmp_path, umask):
         out.write("| a |\n")
     with atomic_directory(tmp_path / "model") as folder:
         (folder / "config.json").write_text("{}")
+        (folder / "sub").mkdir()
+        private = folder / "sub" / "model.safetensors"  # as a library that writes through mkstemp leaves it
+        private.write_text("weights")
+        private.chmod(0o600)
     assert mode(tmp_path / "metrics.json") == mode(tmp_path / "table.md") == 0o666 & ~umask
+    assert mode(tmp_path / "model" / "sub" / "model.safetensors") == 0o666 & ~umask
+    assert mode(tmp_path / "model" / "sub") == 0o777 & ~umask
     assert mode(tmp_path / "model") == 0o777 & ~umask
     assert mode(tmp_path / "model" / "config.json") == 0o666 & ~umask
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CONFIG, REPO, counts, plan, set_config, snakemake, snakemake_command
+from conftest import CONFIG, REPO, counts, make_mini_corpus, plan, set_config, snakemake, snakemake_command
 
 pytestmark = pytest.mark.slow
 
@@ -154,3 +154,38 @@ def test_a_clone_with_committed_results_and_no_work_runs_everything(tmp_path):
     stats = (planned.stdout + planned.stderr).split("Job stats:")[1].split("\ntotal")[0]
     jobs = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)}
     assert jobs["build_recipe"] == 1 and jobs["train"] == 20 and jobs["evaluate"] == 200 and jobs["overlap"] == 1
+
+
+def test_paths_with_spaces_work_in_every_rule_and_outputs_are_readable_as_the_umask_says(tmp_path):
+    """Folders with spaces (work, results, data and the run itself) through every rule, run with umask 002:
+    no stray file from an unquoted redirect, and every output group-writable as the umask gives."""
+    workdir = tmp_path / "a run with spaces"
+    make_mini_corpus(workdir / "my data", ("hau", "luo"), {"train": 40, "dev": 15, "test": 15})
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    config["datasets"]["mini"]["path"] = "my data/{language}/{split}.txt"
+    config["checkpoints"]["mini-adapted"] = {"adapt": {"checkpoint": "mini", "epochs": 1}, "training": {"epochs": 1}}
+    config["checkpoints"]["after-hau"] = {"finetuned": {"checkpoint": "mini", "language": "hau"}, "training": {"epochs": 1}}
+    config["experiment"].update(checkpoints=["mini", "mini-adapted", "after-hau"], train_languages=["luo"])
+    config.update(work_dir="my work", results_dir="my results",
+                  analyses={"overlap": True, "checkpoint_effects": [{"checkpoint": "after-hau", "baseline": "mini"}]})
+    set_config(workdir, config)
+    snakemake(workdir, "-j2", umask=0o002)
+    assert sorted(p.name for p in workdir.iterdir()) == [".snakemake", "config.yaml", "my data", "my results", "my work"]
+    assert not (REPO / "my").exists()
+    results = {p.name for p in (workdir / "my results").iterdir()}
+    assert {"zero_shot.csv", "overlap_correlation.csv", "effect_after-hau_vs_mini.csv"} <= results
+    import stat
+
+    for folder in (workdir / "my work" / "runs", workdir / "my work" / "checkpoints", workdir / "my results"):
+        for path in [folder, *folder.rglob("*")]:
+            expected = 0o775 if path.is_dir() else 0o664
+            assert stat.S_IMODE(path.stat().st_mode) == expected, f"{path}: {oct(path.stat().st_mode)}"
+
+
+def test_the_default_config_runs_from_another_folder_with_the_shipped_data(tmp_path):
+    """`snakemake -s <clone>/Snakefile` elsewhere: the dataset is found in the workflow's folder."""
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n", "-j1"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert re.search(r"^train\s+20$", output, re.M) and "MissingInputException" not in output

@@ -10,22 +10,84 @@ any job starts.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import string
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .experiment import (DEFAULT_TYPES, GRID_KEYS, RECIPES, Block, Checkpoint, Dataset, Experiment,
+from .experiment import (DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment,
                          canonical_json)  # noqa: F401  canonical_json: the rules take it from here
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.{}-]+$")
 
 
 class ConfigError(ValueError):
-    """A config that names something that does not exist; the message starts with the key."""
+    """A config value that is wrong or names something that does not exist; the message starts with the key."""
 
     def __init__(self, key: str, message: str):
         super().__init__(f"config key '{key}': {message}")
+
+
+def _key(path) -> str:
+    """`experiment.extra[0].seeds` from a JSON-schema error's path."""
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "(top level)"
+
+
+def _is_integer(checker, instance) -> bool:
+    """JSON Schema's integer accepts 2.0; a training loop does not (`range(2.0)`), so neither do we."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _explain(error) -> str:
+    """One line for a schema error: what is wrong and, where the schema says it, what is expected."""
+    schema, value = error.schema, error.instance
+    if error.validator == "additionalProperties":
+        allowed = schema.get("properties", {})
+        unexpected = ", ".join(repr(k) for k in value if k not in allowed)
+        return f"{unexpected} was unexpected; allowed here: {', '.join(allowed)}"
+    if error.validator == "uniqueItems":
+        seen, twice = [], []
+        for item in value:
+            (twice if item in seen else seen).append(item)
+        message = f"{twice[0]!r} is given more than once in {value}: give each value once"
+    elif error.validator == "type":
+        message = f"expected {'an' if error.validator_value == 'integer' else 'a'} {error.validator_value}, got {value!r}"
+    elif error.validator == "oneOf" and all(set(option) == {"required"} for option in error.validator_value):
+        names = [option["required"][0] for option in error.validator_value]
+        given = [name for name in names if name in value] or ["none"]
+        return f"expected exactly one of {', '.join(names)}; got {', '.join(given)}"
+    else:
+        message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+    described = next((e.schema["description"] for e in (error, *_parents(error)) if e.absolute_path == error.absolute_path
+                      and isinstance(e.schema, dict) and e.schema.get("description")), None)
+    return message + (f"; expected: {' '.join(described.split())}" if described else "")
+
+
+def _parents(error):
+    while error.parent is not None:
+        error = error.parent
+        yield error
+
+
+def check_schema(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Check the config's shape against the workflow's JSON schema; a ConfigError names the first problem.
+
+    In place of `snakemake.utils.validate`, whose message dumps the schema and the config (hundreds
+    of lines) after the one line that matters, and lets 2.0 pass as an integer.
+    """
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import best_match
+
+    strict = validators.extend(
+        Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+    error = best_match(strict(schema).iter_errors(config))
+    if error is not None:
+        raise ConfigError(_key(error.absolute_path), _explain(error))
 
 
 def _languages(value: Any, dataset: Dataset, key: str) -> tuple[str, ...]:
@@ -50,9 +112,12 @@ def _checkpoint(name: str, spec: Mapping[str, Any], base: Path) -> Checkpoint:
                           + ", ".join(RECIPES) + "), 'finetuned' (another cell's model) or 'adapt' (masked-LM adaptation)")
     kind = kinds[0]
     training = dict(spec.get("training", {}))
+    if "revision" in spec and kind != "hub":
+        raise ConfigError(f"{key}.revision", f"a revision pins a hub checkpoint; this one is a {kind!r} checkpoint")
     if kind == "hub":
         if not HUB_ID.match(spec["hub"]):
             raise ConfigError(f"{key}.hub", f"{spec['hub']!r} is not a hub id of the form 'owner/name'")
+        _check_placeholders(spec["hub"], {"language", "language_name"}, f"{key}.hub")
         return Checkpoint(name, "hub", spec["hub"], spec.get("revision"), training=training)
     if kind == "path":
         path = Path(spec["path"])
@@ -68,7 +133,23 @@ def _checkpoint(name: str, spec: Mapping[str, Any], base: Path) -> Checkpoint:
     recipe = dict(spec["recipe"])
     if recipe.get("name") not in RECIPES:
         raise ConfigError(f"{key}.recipe.name", f"{recipe.get('name')!r} is not a known recipe; known: {', '.join(RECIPES)}")
+    settings = {**TINY_DEFAULTS, **recipe}
+    if settings["hidden_size"] % settings["heads"]:
+        raise ConfigError(f"{key}.recipe", f"hidden_size {settings['hidden_size']} is not a multiple of heads "
+                          f"{settings['heads']}: each attention head gets hidden_size / heads dimensions")
     return Checkpoint(name, "recipe", recipe["name"], recipe=recipe, training=training)
+
+
+def _check_placeholders(pattern: str, allowed: set[str], key: str) -> None:
+    """A `{name}` in a path or hub template that nothing fills would fail in a job; refuse it here."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+    except ValueError as error:
+        raise ConfigError(key, f"{pattern!r} is not a valid template ({error})") from None
+    unknown = sorted(names - allowed)
+    if unknown:
+        raise ConfigError(key, f"{pattern!r} has placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
+                          f"known: {', '.join('{' + n + '}' for n in sorted(allowed))}")
 
 
 def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, base: Path, key: str) -> dict[str, Checkpoint]:
@@ -145,8 +226,37 @@ def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], dataset: Datase
     )
 
 
-def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experiment:
-    """Resolve a (schema-valid) config mapping into an Experiment, checking cross-references."""
+def _resolve_data(experiment: Experiment, base: Path, workflow_dir: Path | None) -> Experiment:
+    """The dataset's path pattern, resolved: relative to the working directory (`base`) if its files
+    are there, else to the workflow's folder, where the shipped `data/` is (so `snakemake -s
+    <clone>/Snakefile` run elsewhere still finds it). Every file the experiment reads must exist
+    before any job starts; a missing one is named, with where it was looked for.
+    """
+    dataset, key = experiment.dataset, f"datasets.{experiment.dataset.name}.path"
+    _check_placeholders(dataset.path, {"language", "split"}, key)
+    needed = experiment.data_needed()
+    roots = [base] if Path(dataset.path).is_absolute() or workflow_dir is None else [base, Path(workflow_dir)]
+    for root in roots:
+        missing = [(language, split) for language, split in needed if not (root / dataset.file(language, split)).is_file()]
+        if not missing:
+            pattern = dataset.path if root == base else str(root.resolve() / dataset.path)
+            return replace(experiment, dataset=replace(dataset, path=pattern))
+        if root == roots[0]:
+            first_missing = missing[0]
+    language, split = first_missing
+    places = " nor in ".join(f"'{root.resolve()}'" for root in roots)
+    raise ConfigError(key, f"{dataset.file(language, split)!r} ({split} set of {language!r}, needed by "
+                      f"{needed[(language, split)]}) is neither in {places}" if len(roots) > 1 else
+                      f"{dataset.file(language, split)!r} ({split} set of {language!r}, needed by "
+                      f"{needed[(language, split)]}) does not exist in '{roots[0].resolve()}'")
+
+
+def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_dir: str | Path | None = None) -> Experiment:
+    """Resolve a (schema-valid) config mapping into an Experiment, checking cross-references and data files.
+
+    `base`: the working directory, which relative paths are read from; `workflow_dir`: where
+    relative dataset paths are looked for when the working directory lacks them.
+    """
     base = Path(base)
     spec = config["experiment"]
     name = spec["dataset"]
@@ -175,18 +285,23 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
     blocks += [_block(extra, axes, dataset, label_sets, f"experiment.extra[{i}]", checkpoints) for i, extra in enumerate(extras)]
     analyses = dict(config.get("analyses") or {})
     for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
+        if pair["checkpoint"] == pair["baseline"]:
+            raise ConfigError(f"analyses.checkpoint_effects[{i}]", f"compares {pair['checkpoint']!r} with itself")
         for role in ("checkpoint", "baseline"):
             if pair[role] not in config.get("checkpoints", {}):
                 raise ConfigError(f"analyses.checkpoint_effects[{i}].{role}",
                                   f"unknown checkpoint {pair[role]!r}; defined: " + ", ".join(config.get("checkpoints", {})))
+    work_dir, results_dir = config.get("work_dir", "work"), config.get("results_dir", "results")
+    if os.path.normpath(work_dir) == os.path.normpath(results_dir):
+        raise ConfigError("results_dir", f"{results_dir!r} is also the work_dir: tables and work need folders of their own")
     experiment = Experiment(
         dataset=dataset,
         checkpoints=checkpoints,
         blocks=tuple(blocks),
         eval_languages=_languages(spec.get("eval_languages"), dataset, "experiment.eval_languages"),
         training=dict(config.get("training", {})),
-        work_dir=config.get("work_dir", "work"),
-        results_dir=config.get("results_dir", "results"),
+        work_dir=work_dir,
+        results_dir=results_dir,
         keep_models=config.get("keep_models", True),
         save_state_every_seconds=config.get("save_state_every_seconds", 0.0),
         label_sets=label_sets,
@@ -197,6 +312,21 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".") -> Experi
     trained = {cell.checkpoint for cell in experiment.cells()}
     effects = [dict(pair) for pair in analyses.get("checkpoint_effects", [])
                if pair["checkpoint"] in trained and pair["baseline"] in trained]
+    _check_windows_fit(experiment)
+    experiment = _resolve_data(experiment, base, workflow_dir)
     return replace(experiment, analyses={**analyses, "checkpoint_effects": effects})
+
+
+def _check_windows_fit(experiment: Experiment) -> None:
+    """A recipe model has max_positions - 2 positions for subwords; a longer max_length fails at the first long window."""
+    for cell in experiment.cells():
+        root = experiment.root_checkpoint(cell.checkpoint)
+        if root.kind != "recipe":
+            continue  # a hub model or folder: checked when its config is read (nertransfer.train)
+        positions = {**TINY_DEFAULTS, **root.recipe}["max_positions"] - 2
+        max_length = experiment.hyperparameters(cell)["max_length"]
+        if max_length > positions:
+            raise ConfigError("training.max_length", f"{max_length} is more than the {positions} subword positions of "
+                              f"recipe checkpoint {root.name!r} (cell {cell.id}); lower it or raise the recipe's max_positions")
 
 

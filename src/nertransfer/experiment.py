@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 RECIPES = ("tiny-xlmr",)
+TINY_DEFAULTS = {"vocab_size": 8000, "hidden_size": 128, "layers": 2, "heads": 4, "max_positions": 514, "seed": 0}
 DEFAULT_TYPES = ("DATE", "LOC", "ORG", "PER")  # MasakhaNER's entity types
 DEFAULT_TRAINING = {
     "epochs": 3,
@@ -177,6 +178,32 @@ class Experiment:
         start = self.checkpoints[checkpoint.source]
         return Cell(checkpoint.source, checkpoint.language, cell.seed,
                     checkpoint.language if start.per_language else None, cell.label_set)
+
+    def evaluation_languages(self, cell: Cell) -> tuple[str, ...]:
+        """Every configured evaluation language, and always the cell's training language itself."""
+        own = () if cell.train_language in self.eval_languages else (cell.train_language,)
+        return (*self.eval_languages, *own)
+
+    def root_checkpoint(self, name: str) -> Checkpoint:
+        """The checkpoint a chain of fine-tunes and adaptations starts from (a hub model, a folder or a recipe)."""
+        checkpoint = self.checkpoints[name]
+        while checkpoint.kind in ("finetuned", "adapt"):
+            checkpoint = self.checkpoints[checkpoint.source]
+        return checkpoint
+
+    def data_needed(self) -> dict[tuple[str, str], str]:
+        """Every (language, split) of the dataset the experiment reads, with the first thing that reads it."""
+        needed: dict[tuple[str, str], str] = {}
+        if any(c.kind == "recipe" for c in self.checkpoints.values()):  # a recipe's tokenizer sees every language
+            needed.update({(language, "train"): "a recipe's tokenizer" for language in self.dataset.languages})
+        for cell in self.cells():
+            needed.setdefault((cell.train_language, "train"), f"cell {cell.id}")
+            needed.setdefault((cell.train_language, "dev"), f"cell {cell.id}")
+            for language in self.evaluation_languages(cell):
+                needed.setdefault((language, "test"), f"cell {cell.id}")
+            if self.checkpoints[cell.checkpoint].kind == "adapt":
+                needed.setdefault((cell.checkpoint_language, "train"), f"adaptation for cell {cell.id}")
+        return needed
 
     def types(self, cell: Cell) -> tuple[str, ...]:
         """The entity types a cell is trained and scored on (its label set)."""

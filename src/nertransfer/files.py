@@ -3,7 +3,9 @@
 Each file or folder is built under a temporary name beside its target and moved into place only
 when complete. `tempfile` creates those private to their owner (0600, 0700), and a move keeps
 the mode, so each is given the mode the user's umask gives a file or folder created the plain
-way: on a shared cluster the research group reads the tables and loads the models.
+way: on a shared cluster the research group reads the tables and loads the models. Files that
+libraries write into such a folder through private temporary files of their own (transformers
+saves model.safetensors so) are given that mode too.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     try:
         _as_if_created_plainly(temporary, folder=True)
         yield temporary
+        for inside in temporary.rglob("*"):  # libraries write through private temporary files too (safetensors)
+            if not inside.is_symlink():
+                _as_if_created_plainly(inside, folder=inside.is_dir())
         if path.exists():  # an earlier result: moved aside, not deleted, until the new one is in place
             previous = path.with_name(f"{temporary.name}.previous")
             os.replace(path, previous)

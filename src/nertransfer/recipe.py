@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 from .conll import read_conll
+from .experiment import TINY_DEFAULTS
 from .files import atomic_directory
 
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-TINY_DEFAULTS = {"vocab_size": 8000, "hidden_size": 128, "layers": 2, "heads": 4, "max_positions": 514, "seed": 0}
 
 
 def _sentences(files: Iterable[str]) -> Iterator[list[str]]:

@@ -18,7 +18,7 @@ rule build_recipe:
     localrule: True
     threads: 2
     shell:
-        "nertransfer build-recipe --train-files {input} --settings '{params.settings}' --output {output} > {log} 2>&1"
+        "nertransfer build-recipe --train-files {input:q} --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule prefetch_checkpoint:
@@ -33,7 +33,7 @@ rule prefetch_checkpoint:
         f"{WORK}/logs/prefetch/{{hub}}.log",
     localrule: True
     shell:
-        "nertransfer prefetch --hub {params.repo} --revision {params.revision} --output {output} > {log} 2>&1"
+        "nertransfer prefetch --hub {params.repo:q} --revision {params.revision:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule prefetch_language_checkpoint:
@@ -48,7 +48,7 @@ rule prefetch_language_checkpoint:
         f"{WORK}/logs/prefetch/{{template}}/{{language}}.log",
     localrule: True
     shell:
-        "nertransfer prefetch --hub {params.repo} --revision {params.revision} --output {output} > {log} 2>&1"
+        "nertransfer prefetch --hub {params.repo:q} --revision {params.revision:q} --output {output:q} > {log:q} 2>&1"
 
 
 def adapt_source(wildcards):
@@ -75,5 +75,5 @@ rule adapt_checkpoint:
     resources:
         gpus=1,
     shell:
-        "HF_HUB_OFFLINE=1 nertransfer adapt --checkpoint {input.checkpoint} --text {input.text} --types {TYPES}"
-        " --settings '{params.settings}' --output {output} --threads {threads} > {log} 2>&1"
+        "HF_HUB_OFFLINE=1 nertransfer adapt --checkpoint {input.checkpoint:q} --text {input.text:q} --types {TYPES}"
+        " --settings {params.settings:q} --output {output:q} --threads {threads} > {log:q} 2>&1"

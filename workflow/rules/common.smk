@@ -2,21 +2,24 @@
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
-from nertransfer.config import ConfigError, canonical_json, load_experiment
+from nertransfer.config import ConfigError, canonical_json, check_schema, load_experiment
 from nertransfer.analysis import effect_stem
 from nertransfer.axes_tables import axes_table_names
 from nertransfer.tables import table_names
 
-validate(config, "../schemas/config.schema.yaml")
+# The schema is checked by nertransfer.config rather than snakemake.utils.validate: one line naming
+# the key, and integers that are integers (validate lets `epochs: 2.0` through).
 try:
-    EXP = load_experiment(config)
+    check_schema(config, yaml.safe_load(Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml").read_text()))
+    EXP = load_experiment(config, ".", workflow.basedir)
 except ConfigError as error:
     raise WorkflowError(str(error))
 
@@ -24,7 +27,7 @@ CELLS = {cell.id: cell for cell in EXP.cells()}
 TRAIN_LANGUAGES = sorted({cell.train_language for cell in CELLS.values()})  # of every block, not the first only
 WORK = EXP.work_dir
 RESULTS = EXP.results_dir
-TYPES = " ".join(EXP.dataset.types)
+TYPES = " ".join(map(shlex.quote, EXP.dataset.types))  # names checked by the schema; quoted all the same
 RECIPES = [name for name, c in EXP.checkpoints.items() if c.kind == "recipe"]
 HUB = [name for name, c in EXP.checkpoints.items() if c.kind == "hub" and not c.per_language]
 HUB_PER_LANGUAGE = [name for name, c in EXP.checkpoints.items() if c.kind == "hub" and c.per_language]
@@ -50,21 +53,15 @@ wildcard_constraints:
 
 
 def cell_axes(cell, **extra):
-    """The cell's axes as JSON for the command line; recorded in every metrics file."""
-    return canonical_json({**cell.axes(), **extra})
-
-
-def evaluation_languages(cell):
-    """Every configured evaluation language, and always the training language itself."""
-    languages = list(EXP.eval_languages)
-    return languages if cell.train_language in languages else [*languages, cell.train_language]
+    """The cell's axes as JSON for the command line (quoted for the shell); recorded in every metrics file."""
+    return shlex.quote(canonical_json({**cell.axes(), **extra}))
 
 
 def metrics_files():
     return [
         f"{WORK}/runs/{cell_id}/eval/{language}/metrics.json"
         for cell_id, cell in CELLS.items()
-        for language in evaluation_languages(cell)
+        for language in EXP.evaluation_languages(cell)
     ]
 
 
@@ -95,7 +92,7 @@ TABLES_MADE = f"{WORK}/tables/{RESULTS}.done"
 
 def label_set_option(cell):
     """`--keep-types ...` for a cell with a label set, nothing otherwise."""
-    return f" --keep-types {' '.join(EXP.types(cell))}" if cell.label_set != "all" else ""
+    return f" --keep-types {' '.join(map(shlex.quote, EXP.types(cell)))}" if cell.label_set != "all" else ""
 
 
 WARM_SERVER = {}

@@ -5,7 +5,7 @@
 def evaluate_arguments(cell, language):
     hp = EXP.hyperparameters(cell)
     axes = cell_axes(cell, eval_language=language)
-    return f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --cell '{axes}'" + label_set_option(cell)
+    return f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --cell {axes}" + label_set_option(cell)
 
 
 rule evaluate:
@@ -23,8 +23,8 @@ rule evaluate:
     resources:
         gpus=1,
     shell:
-        "HF_HUB_OFFLINE=1 nertransfer evaluate --model {input.model} --test {input.test} --types {TYPES}"
-        " --predictions {output.predictions} --metrics {output.metrics} {params.args} --threads {threads} > {log} 2>&1"
+        "HF_HUB_OFFLINE=1 nertransfer evaluate --model {input.model:q} --test {input.test:q} --types {TYPES}"
+        " --predictions {output.predictions:q} --metrics {output.metrics:q} {params.args} --threads {threads} > {log:q} 2>&1"
 
 
 rule card:
@@ -36,4 +36,4 @@ rule card:
         f"{WORK}/runs/{{cell}}/README.md",
     localrule: True
     shell:
-        "nertransfer card --run {input.run} --test-metrics {input.test} --output {output}"
+        "nertransfer card --run {input.run:q} --test-metrics {input.test:q} --output {output:q}"

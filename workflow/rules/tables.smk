@@ -13,8 +13,8 @@ rule tables:
         f"{WORK}/logs/tables.log",
     localrule: True
     shell:
-        "nertransfer tables --metrics {input.metrics} --runs {input.runs} --types {TYPES} --output-dir {RESULTS}"
-        " > {log} 2>&1 && touch {output.made}"
+        "nertransfer tables --metrics {input.metrics:q} --runs {input.runs:q} --types {TYPES} --output-dir {RESULTS:q}"
+        " > {log:q} 2>&1 && touch {output.made:q}"
 
 
 # The study's analyses, from the long-form cells.csv the tables rule writes.
@@ -28,14 +28,14 @@ rule overlap:
     output:
         [path for path in table_files() if Path(path).name.startswith("overlap")],
     params:
-        train=" ".join(f"{language}={EXP.dataset.file(language, 'train')}" for language in TRAIN_LANGUAGES),
-        test=" ".join(f"{language}={EXP.dataset.file(language, 'test')}" for language in EXP.eval_languages),
+        train=[f"{language}={EXP.dataset.file(language, 'train')}" for language in TRAIN_LANGUAGES],
+        test=[f"{language}={EXP.dataset.file(language, 'test')}" for language in EXP.eval_languages],
     log:
         f"{WORK}/logs/overlap.log",
     localrule: True
     shell:
-        "nertransfer overlap --cells {input.cells} --train {params.train} --test {params.test} --types {TYPES}"
-        " --output-dir {RESULTS} > {log} 2>&1"
+        "nertransfer overlap --cells {input.cells:q} --train {params.train:q} --test {params.test:q} --types {TYPES}"
+        " --output-dir {RESULTS:q} > {log:q} 2>&1"
 
 
 rule checkpoint_effect:
@@ -50,5 +50,5 @@ rule checkpoint_effect:
         f"{WORK}/logs/effect_{{checkpoint}}_vs_{{baseline}}.log",
     localrule: True
     shell:
-        "nertransfer effect --cells {input.cells} --checkpoint {wildcards.checkpoint} --baseline {wildcards.baseline}"
-        " --output-dir {RESULTS} > {log} 2>&1"
+        "nertransfer effect --cells {input.cells:q} --checkpoint {wildcards.checkpoint:q} --baseline {wildcards.baseline:q}"
+        " --output-dir {RESULTS:q} > {log:q} 2>&1"

@@ -14,8 +14,8 @@ def train_inputs(wildcards):
 
 def train_arguments(cell):
     """The cell's starting checkpoint, resolved hyperparameters and axes, as command-line options."""
-    hyperparameters = canonical_json(EXP.hyperparameters(cell))
-    return (f"--checkpoint {EXP.checkpoint_dir(cell)} --hyperparameters '{hyperparameters}' --cell '{cell_axes(cell)}'"
+    hyperparameters = shlex.quote(canonical_json(EXP.hyperparameters(cell)))
+    return (f"--checkpoint {shlex.quote(EXP.checkpoint_dir(cell))} --hyperparameters {hyperparameters} --cell {cell_axes(cell)}"
             + label_set_option(cell))
 
 
@@ -40,6 +40,6 @@ rule train:
         gpus=1,
     shell:
         # how often the resumable state is saved is not a parameter of the cell: changing it reruns nothing
-        "HF_HUB_OFFLINE=1 nertransfer train {params.args} --train {input.train} --dev {input.dev} --types {TYPES}"
-        " --output {output.records} --model-output {output.model} --threads {threads}"
-        " --save-state-every-seconds {EXP.save_state_every_seconds} > {log} 2>&1"
+        "HF_HUB_OFFLINE=1 nertransfer train {params.args} --train {input.train:q} --dev {input.dev:q} --types {TYPES}"
+        " --output {output.records:q} --model-output {output.model:q} --threads {threads}"
+        " --save-state-every-seconds {EXP.save_state_every_seconds} > {log:q} 2>&1"

@@ -26,12 +26,12 @@ rule all:
 
 
 onstart:
-    start_warm_server()
+    start_local_run()
 
 
 onsuccess:
-    stop_warm_server()
+    end_local_run()
 
 
 onerror:
-    stop_warm_server()
+    end_local_run()

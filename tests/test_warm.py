@@ -85,3 +85,56 @@ def test_without_a_server_commands_run_in_their_own_process(tmp_path):
     result = nertransfer("evaluate", "--model", tmp_path, "--test", tmp_path / "missing.txt", "--predictions",
                          tmp_path / "p", "--metrics", tmp_path / "m", socket=tmp_path / "no-such-socket")
     assert result.returncode == 1 and "missing.txt: file not found" in result.stderr
+
+
+def test_a_warm_job_asked_to_stop_passes_it_on_and_its_fine_tune_saves_its_state(server, tmp_path, tiny_checkpoint, mini_corpus):
+    env = {**os.environ, "NERTRANSFER_WARM_SOCKET": str(server)}
+    args = train_args(tiny_checkpoint, mini_corpus, tmp_path / "stopped")
+    args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 50})
+    args += ["--save-state-every-seconds", "3600"]  # only a stop request saves the state
+    job = subprocess.Popen([sys.executable, "-m", "nertransfer", *map(str, args)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert job.stdout.readline().startswith('{"epoch": 1')
+    job.send_signal(signal.SIGTERM)
+    _, errors = job.communicate(timeout=60)
+    assert job.returncode != 0 and "stopped by signal 15" in errors, errors
+    assert (tmp_path / "stopped.state" / "resume.pt").exists() and not (tmp_path / "stopped").exists()
+
+
+def test_a_stopped_server_leaves_no_folder_behind(tmp_path):
+    from nertransfer.warm import SOCKET_VARIABLE, WarmServer
+
+    server = WarmServer.start(tmp_path / "warm.log")
+    try:
+        assert (server.folder / "socket").exists() and os.environ[SOCKET_VARIABLE] == str(server.folder / "socket")
+    finally:
+        server.stop()
+    assert not server.folder.exists() and SOCKET_VARIABLE not in os.environ
+
+
+def test_a_server_whose_starter_died_stops_its_jobs_and_exits(tmp_path, tiny_checkpoint, mini_corpus):
+    """kill -9 of Snakemake: the server (its child) sees it and asks its fine-tunes to stop, as on Ctrl-C."""
+    starter = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from nertransfer.warm import WarmServer;"
+        f"s = WarmServer.start({str(tmp_path / 'warm.log')!r}); print(s.folder / 'socket', s.process.pid, flush=True);"
+        "time.sleep(600)")], stdout=subprocess.PIPE, text=True)
+    socket_path, server_pid = starter.stdout.readline().split()
+    args = train_args(tiny_checkpoint, mini_corpus, tmp_path / "orphan")
+    args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 50})
+    args += ["--save-state-every-seconds", "3600"]
+    job = subprocess.Popen([sys.executable, "-m", "nertransfer", *map(str, args)],
+                           env={**os.environ, "NERTRANSFER_WARM_SOCKET": socket_path},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert job.stdout.readline().startswith('{"epoch": 1')
+    starter.kill()
+    starter.wait()
+    _, errors = job.communicate(timeout=60)
+    assert "stopped by signal 15" in errors, errors
+    assert (tmp_path / "orphan.state" / "resume.pt").exists()
+    deadline = time.time() + 30
+    while time.time() < deadline and os.path.exists(f"/proc/{server_pid}"):
+        with open(f"/proc/{server_pid}/stat") as stat:
+            if stat.read().split(") ")[1].startswith("Z"):
+                break
+        time.sleep(0.1)
+    assert not os.path.exists(socket_path)

@@ -111,6 +111,52 @@ def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
     assert ("train", f"cell={cell}") in plan(copy, "--rerun-incomplete")
 
 
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_interrupting_snakemake_alone_stops_its_jobs_and_the_rerun_resumes(copy, warm_start):
+    """SIGINT to the Snakemake process only (not its process group): the fine-tune in flight stops too,
+    after saving its state, and the next run resumes it instead of training from scratch."""
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    config["checkpoints"]["mini"]["training"]["epochs"] = 500
+    config["experiment"].update(checkpoints=["mini"], train_languages=["hau"])
+    config["warm_start"] = warm_start
+    config["save_state_every_seconds"] = 3600  # only the stop request saves the state
+    set_config(copy, config)
+    log = copy / "work" / "logs" / "train" / "mini" / "hau" / "base" / "seed1.log"
+    state = copy / "work" / "runs" / "mini" / "hau" / "base" / "seed1" / "train.state" / "resume.pt"
+    run = subprocess.Popen(snakemake_command(copy, "-j1", "results/zero_shot.csv"), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: log.exists() and '"epoch": 2,' in log.read_text(), 120, "epoch 2")
+        run.send_signal(signal.SIGINT)  # to Snakemake alone
+        output, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert "stopped by signal 15" in log.read_text(), log.read_text()[-2000:] + output[-2000:]
+    assert state.exists()
+    size = log.stat().st_size
+    time.sleep(1.5)
+    assert log.stat().st_size == size  # nothing trains on
+    rerun = subprocess.Popen(snakemake_command(copy, "-j1", "results/zero_shot.csv"), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        resumed = wait_for(lambda: log.exists() and re.search(r"resuming after epoch (\d+)", log.read_text()), 120, "the resume")
+        assert int(resumed.group(1)) >= 2
+    finally:
+        os.killpg(rerun.pid, signal.SIGKILL)
+        rerun.wait()
+
+
 def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
     before = (copy / "results" / "zero_shot.csv").read_bytes()
     test = copy / "data" / "luo" / "test.txt"

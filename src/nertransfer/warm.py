@@ -10,7 +10,10 @@ command and reports its exit status back. Each cell stays its own Snakemake job 
 inputs and outputs, so invalidation is unchanged. Without a server (a cluster node, a person at
 the shell) the command simply runs in its own process.
 
-If the job's process dies (Ctrl-C, kill), the server kills the child: no orphaned work.
+A job's process that is asked to stop (SIGTERM, SIGINT) passes the request on, and the child
+stops as it would in its own process: a fine-tune finishes its epoch and saves its resumable
+state. A job's process that dies (kill -9) takes its child with it: no orphaned work. If the
+process that started the server (Snakemake) dies, the server asks every child to stop and exits.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -31,6 +38,8 @@ CHILD_VARIABLE = "NERTRANSFER_WARM_CHILD"
 WARM_COMMANDS = ("train", "evaluate", "build-recipe", "adapt")
 _LENGTH = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
+_STOP = b"T"  # sent by a job's process asked to stop: the server passes SIGTERM to its child
+STOP_GRACE_SECONDS = 30.0  # how long a stopping server waits for its children before killing them
 
 
 def _receive_exactly(connection: socket.socket, size: int) -> bytes:
@@ -60,10 +69,15 @@ def run_in_server(argv: Sequence[str]) -> int | None:
         sys.stderr.flush()
         socket.send_fds(connection, [_LENGTH.pack(len(request))], [0, 1, 2])
         connection.sendall(request)
+        pass_on = lambda number, frame: connection.send(_STOP)  # noqa: E731  the child stops as if signalled itself
+        previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             return _STATUS.unpack(_receive_exactly(connection, _STATUS.size))[0]
         except ConnectionError:
             return 1  # the server went away mid-job; the job failed and Snakemake says so
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _run_child(request: dict, fds: list[int]) -> None:
@@ -115,8 +129,16 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
     from . import evaluate, recipe, train  # noqa: F401
 
     running: dict[int, socket.socket] = {}  # child pid -> the job's connection
+    starter = os.getppid()  # the Snakemake process that started the server
 
     def stop(*_) -> None:
+        """Ask every child to stop (a fine-tune saves its state), give them a grace period, then kill the rest."""
+        for pid in running:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while running and time.monotonic() < deadline:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            running.pop(pid, None) if pid else time.sleep(0.05)
         for pid in running:
             os.kill(pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
@@ -126,6 +148,8 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
     signal.signal(signal.SIGINT, stop)
     last_activity = time.monotonic()
     while True:
+        if os.getppid() != starter:  # Snakemake died without stopping us (kill -9): stop its jobs too
+            stop()
         readable, _, _ = select.select([listener, *running.values()], [], [], 0.2)
         for connection in readable:
             if connection is listener:
@@ -146,9 +170,13 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
                 for fd in fds:
                     os.close(fd)
                 running[pid] = accepted
-            else:  # a job's process closed its end: it was killed, so kill its child
+            else:  # a job's process asks its child to stop, or closed its end: it was killed, so kill its child
                 pid = next(p for p, c in running.items() if c is connection)
-                os.kill(pid, signal.SIGKILL)
+                try:
+                    request = connection.recv(1)
+                except OSError:
+                    request = b""
+                os.kill(pid, signal.SIGTERM if request == _STOP else signal.SIGKILL)
         while running:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
@@ -164,3 +192,36 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
         elif time.monotonic() - last_activity > idle_seconds:
             path.unlink(missing_ok=True)
             return
+
+
+@dataclass
+class WarmServer:
+    """A warm server started for one local workflow run; jobs find it through NERTRANSFER_WARM_SOCKET."""
+
+    process: subprocess.Popen
+    folder: Path
+
+    @classmethod
+    def start(cls, log_path: str | os.PathLike, idle_seconds: float = 120.0, wait_seconds: float = 30.0) -> "WarmServer":
+        """Start the server and announce its socket in this process's environment (inherited by every job)."""
+        folder = Path(tempfile.mkdtemp(prefix="nertransfer-warm-"))  # private: the socket runs commands
+        socket_path = folder / "socket"
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "nertransfer", "warm-server", "--socket", str(socket_path),
+                 "--idle-seconds", str(idle_seconds)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + wait_seconds
+        while not socket_path.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        os.environ[SOCKET_VARIABLE] = str(socket_path)
+        return cls(process, folder)
+
+    def stop(self) -> None:
+        """Stop the server (its jobs are asked to stop first) and remove its folder."""
+        os.environ.pop(SOCKET_VARIABLE, None)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=STOP_GRACE_SECONDS + 10)
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -4,13 +4,14 @@ import os
 import re
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
 
 from nertransfer.config import ConfigError, canonical_json, check_schema, load_experiment
+from nertransfer.job_processes import stop_jobs_on_interrupt
+from nertransfer.warm import WarmServer
 from nertransfer.analysis import effect_stem
 from nertransfer.axes_tables import axes_table_names
 from nertransfer.tables import table_names
@@ -95,37 +96,20 @@ def label_set_option(cell):
     return f" --keep-types {' '.join(map(shlex.quote, EXP.types(cell)))}" if cell.label_set != "all" else ""
 
 
-WARM_SERVER = {}
+LOCAL_RUN = {}
 
 
-def start_warm_server():
-    """For a local run, start one process that has imported torch, and let jobs fork from it.
-
-    Each job saves the ~3.5 s torch/transformers import (see nertransfer.warm); jobs stay
-    separate Snakemake jobs. Off on cluster executors and with `warm_start: false`.
-    """
-    if not config.get("warm_start", True) or not workflow.local_exec:
+def start_local_run():
+    """A local run: its jobs stop when Snakemake is interrupted, and (unless `warm_start: false`) they
+    fork from one process that has imported torch (nertransfer.warm). Cluster executors use neither."""
+    if not workflow.local_exec:
         return
-    import subprocess
-    import tempfile
-
-    folder = tempfile.mkdtemp(prefix="nertransfer-warm-")
-    socket_path = os.path.join(folder, "socket")
-    os.makedirs(f"{WORK}/logs", exist_ok=True)
-    with open(f"{WORK}/logs/warm_server.log", "w") as log:
-        WARM_SERVER["process"] = subprocess.Popen(
-            [sys.executable, "-m", "nertransfer", "warm-server", "--socket", socket_path, "--idle-seconds", "120"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    deadline = time.monotonic() + 30
-    while not os.path.exists(socket_path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.environ["NERTRANSFER_WARM_SOCKET"] = socket_path
+    stop_jobs_on_interrupt()
+    if config.get("warm_start", True):
+        LOCAL_RUN["warm"] = WarmServer.start(f"{WORK}/logs/warm_server.log")
 
 
-def stop_warm_server():
-    process = WARM_SERVER.pop("process", None)
-    if process is not None:
-        process.terminate()
-        process.wait(timeout=30)
-        os.environ.pop("NERTRANSFER_WARM_SOCKET", None)
+def end_local_run():
+    server = LOCAL_RUN.pop("warm", None)
+    if server is not None:
+        server.stop()

@@ -193,3 +193,26 @@ def test_a_saved_state_is_not_resumed_for_another_label_set_or_a_rebuilt_start(t
     assert "resuming" not in other  # 5 labels now, not the 3 of the saved head
     labels = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["id2label"].values()
     assert sorted(labels) == ["B-LOC", "B-PER", "I-LOC", "I-PER", "O"]
+
+
+def test_a_cell_is_trained_by_one_process_at_a_time_and_a_dead_holder_blocks_nothing(tmp_path, tiny_checkpoint, mini_corpus):
+    """Two jobs for one cell (an orphan a scheduler lost track of, and its replacement) never write its state at once."""
+    args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
+            "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
+            "--hyperparameters", json.dumps({**TINY_TRAINING, "epochs": 200}), "--threads", "1", "--output", str(tmp_path / "run")]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert first.stdout.readline().startswith('{"epoch": 1')
+        second = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert f"the resumable state of {tmp_path / 'run'} is in use by pid {first.pid} on " in second.stderr, second.stderr
+        assert first.poll() is None  # the first goes on
+    finally:
+        first.kill()
+        first.wait()
+    third = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # kill -9 freed the lock
+    try:
+        assert "resuming after epoch" in third.stdout.readline()
+    finally:
+        third.kill()
+        third.wait()

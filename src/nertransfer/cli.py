@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     from .config import ConfigError
     from .conll import ConllError
+    from .files import FolderBusy
 
     from .warm import run_in_server
 
@@ -222,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args.handler(args)
         sys.stdout.flush()  # inside the try: a reader that went away (`| head`) shows up here at the latest
-    except (ConllError, ConfigError) as error:
+    except (ConllError, ConfigError, FolderBusy) as error:
         sys.exit(f"nertransfer {args.command}: error: {error}")
     except BrokenPipeError:
         # The reader of our output closed it (`nertransfer score ... | head`): stop quietly, as other

@@ -10,9 +10,11 @@ saves model.safetensors so) are given that mode too.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,3 +84,34 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+class FolderBusy(RuntimeError):
+    """Another process holds a folder that must have one writer at a time."""
+
+
+@contextmanager
+def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold `folder` for this process alone while the block runs, or fail at once naming the holder.
+
+    Two jobs for one cell (an orphan the scheduler lost track of, and its replacement) must not
+    write the same resumable state at once. The lock is an flock on `folder/lock`, which the
+    kernel releases when the holder dies (kill -9 included), so a stale lock never blocks a rerun;
+    the file records who holds it (host, pid, Slurm job) for the message.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise FolderBusy(f"{what} is in use by {holder} (lock {folder / 'lock'}); "
+                             "wait for it to end or stop it, then run again") from None
+        lock.seek(0)
+        lock.truncate()
+        job = os.environ.get("SLURM_JOB_ID")
+        lock.write(f"pid {os.getpid()} on {socket.gethostname()}" + (f" (Slurm job {job})" if job else "") + "\n")
+        lock.flush()
+        yield

@@ -24,7 +24,7 @@ import torch
 from .card import model_card
 from .conll import bio_labels, keep_types, read_conll, repair_iob2
 from .encoding import encode, length_grouped_batches
-from .files import atomic_directory, atomic_write, write_json
+from .files import atomic_directory, atomic_write, exclusive, write_json
 from .metrics import score
 from .predict import collate, load_model, predict_tags
 
@@ -131,7 +131,8 @@ def train(
     `keep`: a label set, the types trained and scored (others become O); `hp["train_size"]`:
     train on a seed-dependent subset of that many sentences (or that fraction).
     """
-    with _stop_requests() as stop_signals:
+    state_dir = Path(state_dir or Path(output).with_name(Path(output).name + ".state"))
+    with exclusive(state_dir, f"the resumable state of {output}"), _stop_requests() as stop_signals:
         return _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell, model_output,
                       save_state_every_seconds, stop_signals, keep)
 
@@ -140,7 +141,7 @@ def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell,
            save_state_every_seconds, stop_signals, keep) -> dict:
     output, started = Path(output), time.perf_counter()
     model_output = Path(model_output) if model_output else output / "model"
-    state_path = Path(state_dir or output.with_name(output.name + ".state")) / RESUME_FILE
+    state_path = Path(state_dir) / RESUME_FILE
     labels = bio_labels(keep if keep is not None else types)
     from transformers import get_linear_schedule_with_warmup, set_seed
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,6 +41,14 @@ def start_cluster(mode: str) -> None:
             os.environ["SLURM_CONF"] = line.split("=", 1)[1].strip().strip('"')
 
 
+@pytest.fixture(autouse=True)
+def empty_queue():
+    """Each test starts and ends with no job in the queue, whatever an earlier one left (a blocker, an orphan)."""
+    subprocess.run(["scancel", "--me"], capture_output=True)
+    yield
+    subprocess.run(["scancel", "--me"], capture_output=True)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     start_cluster("accounting")
@@ -51,9 +60,9 @@ def on_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.Comple
     return snakemake(workdir, *args, "--profile", str(PROFILE), *RESOURCES, check=check)  # RESOURCES take all that follow
 
 
-def start_on_slurm(workdir: Path) -> subprocess.Popen:
+def start_on_slurm(workdir: Path, *args: str) -> subprocess.Popen:
     """`snakemake --profile slurm` in the background, in its own session (as a user's terminal would be)."""
-    command = snakemake_command(workdir, "results/zero_shot.csv", "--profile", str(PROFILE), *RESOURCES)
+    command = snakemake_command(workdir, "results/zero_shot.csv", *args, "--profile", str(PROFILE), *RESOURCES)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -130,12 +139,13 @@ def test_interrupting_snakemake_cancels_every_job_it_submitted(cluster, tmp_path
     assert queued() == []
 
 
-def test_without_accounting_a_run_completes_and_a_failure_is_reported(tmp_path):
+def test_without_accounting_an_outage_is_ridden_out_and_a_failure_is_reported_with_its_log(tmp_path):
     start_cluster("no-accounting")
     try:
         assert subprocess.run(["sacct", "-n"], capture_output=True).returncode != 0  # accounting is really off
         workdir = new_workdir(tmp_path / "no-accounting", one_cell(epochs=1))
-        on_slurm(workdir, "results/zero_shot.csv")
+        output = run_through_an_outage(workdir, ("slurmctld",))
+        assert output.count("as Slurm job") == 1 and "answers status queries again" in output, output[-3000:]
         assert (workdir / "results" / "zero_shot.csv").exists()
 
         test = workdir / "data" / "hau" / "test.txt"
@@ -144,10 +154,118 @@ def test_without_accounting_a_run_completes_and_a_failure_is_reported(tmp_path):
         result = on_slurm(workdir, "results/zero_shot.csv", check=False)
         output = result.stdout + result.stderr
         assert result.returncode != 0
-        assert "Slurm job" in output and "ended" in output, output[-3000:]
+        job = re.search(r"as Slurm job (\d+)", output).group(1)
+        # the group's failure reaches the user: Slurm id, state, log path and the failed job's own error
+        assert re.search(f"Error in group finetune@mini/hau/base/seed1: Slurm job {job} ended (FAILED|RESULT_ERROR). Log "
+                         f"logs/slurm/finetune/mini/hau/base/seed1/hau/{job}_0_log.out", output), output[-3000:]
+        assert "data/hau/test.txt:" in output and "got 'B-NOPE'" in output, output[-3000:]
         assert time.perf_counter() - started < 240
     finally:
         start_cluster("accounting")
+
+
+def daemons(action: str, *names: str) -> None:
+    subprocess.run(["bash", str(SCRIPTS / "daemon.sh"), action, *names], check=True, capture_output=True)
+
+
+def hold_the_gpu(seconds: int) -> str:
+    """A job that holds the cluster's one GPU for a while, so that the workflow's job waits behind it."""
+    return subprocess.run(["sbatch", "--parsable", "--gres=gpu:1", "--time=2", "--job-name=blocker", "--output=/dev/null",
+                           "--wrap", f"sleep {seconds}"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def our_jobs() -> list[tuple[str, str]]:
+    """(id, state) of the queued jobs that are not blockers."""
+    out = subprocess.run(["squeue", "--noheader", "--format=%i %T %j"], capture_output=True, text=True).stdout
+    return [tuple(line.split()[:2]) for line in out.splitlines() if line.split()[2] != "blocker"]
+
+
+def run_through_an_outage(workdir: Path, down: tuple[str, ...], seconds: float = 25) -> str:
+    """Run the workflow while its job waits behind a job that holds the one GPU; stop `down` for `seconds`."""
+    hold_the_gpu(35)
+    run = start_on_slurm(workdir, "--submitit-max-poll-seconds", "2")  # a dozen polls fall into the outage
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not our_jobs() and run.poll() is None:
+            time.sleep(0.2)
+        assert [state for _, state in our_jobs()] == ["PENDING"], run.stdout.read() if run.poll() is not None else ""
+        daemons("stop", *down)
+        time.sleep(seconds)
+        daemons("start", *sorted(down, reverse=True))  # slurmdbd before slurmctld, as start.sh does
+        output, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 0, output[-3000:]
+    return output
+
+
+@pytest.mark.parametrize("down", [("slurmctld", "slurmdbd"), ("slurmctld",), ("slurmdbd",)], ids="-".join)
+def test_an_outage_of_slurm_daemons_is_ridden_out_and_the_job_is_submitted_once(cluster, tmp_path, down):
+    """A failed status query says nothing about a job: the pending job is kept, not declared lost and resubmitted."""
+    workdir = new_workdir(tmp_path / "outage", one_cell(epochs=1))
+    output = run_through_an_outage(workdir, down)
+    assert output.count("as Slurm job") == 1, output[-3000:]
+    assert "LOST" not in output
+    if "slurmctld" in down:
+        assert output.count("Slurm did not answer a status query (squeue exited 1: slurm_load_jobs error: Unable to "
+                            "contact slurm controller") == 1, output[-3000:]  # warned once
+        assert "Slurm answers status queries again after" in output
+    assert (workdir / "results" / "zero_shot.csv").exists()
+
+
+def test_past_the_outage_limit_jobs_are_given_up_with_what_to_do(cluster, tmp_path):
+    workdir = new_workdir(tmp_path / "long-outage", one_cell(epochs=1))
+    hold_the_gpu(30)
+    run = start_on_slurm(workdir, "--submitit-max-poll-seconds", "2", "--submitit-status-outage-limit-s", "6")
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not our_jobs():
+            time.sleep(0.2)
+        ((job, state),) = our_jobs()
+        daemons("stop", "slurmctld")
+        output, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        daemons("start", "slurmctld")
+    assert run.returncode != 0
+    assert re.search(r"Slurm has not answered status queries for \d+ s \(last: squeue exited 1: .*\), longer than "
+                     rf"submitit-status-outage-limit-s; job {job} may still run or be queued", output), output[-3000:]
+    assert f"Could not cancel Slurm job {job} (scancel exited " in output and "cancel it by hand before a rerun" in output
+    assert job in queued()  # as the message says: Slurm still has it
+
+
+def test_a_job_that_can_never_start_is_reported_at_once_with_what_was_asked_and_offered_and_cancelled(cluster, tmp_path):
+    workdir = new_workdir(tmp_path / "too-big", one_cell(epochs=1))
+    started = time.perf_counter()
+    result = on_slurm(workdir, "results/zero_shot.csv", "--cores", "4", "--set-threads", "train=4", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    job = re.search(r"as Slurm job (\d+)", output).group(1)
+    assert f"Slurm job {job} can never start: it is pending with reason PartitionConfig" in output, output[-3000:]
+    assert "Asked: cpus_per_task=4" in output and "nodes of 2 CPUs" in output
+    assert f"Cancelled Slurm job {job}." in output
+    assert time.perf_counter() - started < 90
+    assert queued() == []
+
+
+def test_the_readme_cluster_command_runs_the_default_config_in_allocations_of_one_fine_tune(cluster, tmp_path):
+    """`snakemake --profile slurm` with the profile as it is and the default config's ten evaluation
+    languages (one cell, one epoch): the allocation holds what the fine-tune needs, not ten evaluations' sum."""
+    workdir = tmp_path / "readme"
+    workdir.mkdir()
+    (workdir / "data").symlink_to(REPO / "data")
+    set_config(workdir, {"experiment": {"checkpoints": ["tiny"], "train_languages": ["hau"]},
+                         "checkpoints": {"tiny": {"training": {"epochs": 1}}}})  # merged over config/config.yaml
+    result = snakemake(workdir, "results/zero_shot.csv", "--profile", str(PROFILE))
+    output = result.stdout + result.stderr
+    (job,) = re.findall(r"as Slurm job (\d+)", output)
+    shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, check=True).stdout
+    assert "NumCPUs=2 " in shown and "mem=16000M" in shown and "gres/gpu=1" in shown, shown
+    import pandas as pd
+
+    assert len(pd.read_csv(workdir / "results" / "zero_shot.csv", index_col=[0, 1]).columns) == 10
 
 
 @pytest.mark.parametrize("profile", ["slurm"])

@@ -5,7 +5,10 @@ Resources declared per rule map to Slurm: `gpus`, `threads` (cpus per task), `me
 `slurm_gres` and `slurm_extra` override the profile's settings per rule. Each job's log lies in
 `<log-dir>/<rule or group>/<wildcards>/`. Status is polled for all jobs at once, with a
 backing-off interval, from squeue and sacct, falling back to submitit's result files when
-accounting is off or down. Jobs are checkpointable: preemption or a time limit requeues them.
+accounting is off or down; a status query that fails says nothing about any job, so an outage of
+the daemons is ridden out (up to `status-outage-limit-s`). A job that can never start (a request
+beyond what the partition offers) is reported at once and cancelled, as is any job given up.
+Jobs are checkpointable: preemption or a time limit requeues them.
 This plugin knows nothing of what the jobs do.
 """
 
@@ -36,6 +39,11 @@ class ExecutorSettings(ExecutorSettingsBase):
     )
     min_poll_seconds: float = field(default=1.0, metadata={"help": "first interval between status checks"})
     max_poll_seconds: float = field(default=30.0, metadata={"help": "longest interval while nothing changes"})
+    status_outage_limit_s: float = field(
+        default=3600.0,
+        metadata={"help": "how long to keep jobs while Slurm does not answer status queries (slurmctld down, or "
+                          "sacct down for jobs gone from squeue); past it they are cancelled if possible and reported failed"},
+    )
 
 
 common_settings = CommonSettings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import AsyncGenerator, Dict, List, Optional
@@ -14,10 +15,11 @@ from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
+from snakemake_interface_executor_plugins.utils import format_cli_arg
 
-from .states import ACTIVE, FAILED, SUCCEEDED, query_states, result_of
+from .states import ACTIVE, FAILED, NEVER_STARTS, SUCCEEDED, partition_offer, query_states, result_of, run
 
-MISSING_POLLS_BEFORE_FAILURE = 3  # a job absent from squeue and sacct this many times in a row is over
+MISSING_POLLS_BEFORE_LOST = 3  # a job absent from a working squeue and from sacct this many times in a row is over
 
 
 class ShellCommand:
@@ -52,7 +54,9 @@ class Executor(RemoteExecutor):
         self.settings = self.workflow.executor_settings
         self.poll_seconds = self.settings.min_poll_seconds
         self.missing: Counter = Counter()
+        self.missing_since: Dict[str, float] = {}
         self.last_states: Dict[str, str] = {}
+        self.silent_since: Optional[float] = None  # when Slurm stopped answering status queries
 
     # -- submission ---------------------------------------------------------------------------
     def log_folder(self, job: JobExecutorInterface) -> Path:
@@ -88,56 +92,145 @@ class Executor(RemoteExecutor):
         }
         return {key: value for key, value in parameters.items() if value not in (None, {})}
 
+    def get_job_args(self, job: JobExecutorInterface) -> str:
+        """A group runs inside its allocation under the same limits (`--resources`) that sized it.
+
+        Snakemake sizes a group's allocation by packing its jobs into layers within the run's
+        `resources:`; the node-side Snakemake is not given them, so without this it would run the
+        group's evaluations side by side beyond the allocation's memory or GPUs.
+        """
+        args = super().get_job_args(job)
+        given = {name: getattr(value, "value", value) for name, value in getattr(self.workflow, "global_resources", {}).items()}
+        limits = {name: value for name, value in given.items()
+                  if name not in ("_cores", "_nodes") and isinstance(value, int) and not isinstance(value, bool)}
+        if job.is_group() and limits:
+            args += " " + format_cli_arg("--resources", [f"{name}={value}" for name, value in limits.items()])
+        return args
+
+    def additional_general_args(self) -> str:
+        # The node's Snakemake prints a failed job's own log into the Slurm log, whose tail the failure message shows.
+        return "--show-failed-logs"
+
     def run_job(self, job: JobExecutorInterface):
         folder = self.log_folder(job)
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_requeues)
-        executor.update_parameters(**self.slurm_parameters(job))
+        parameters = self.slurm_parameters(job)
+        executor.update_parameters(**parameters)
         try:
             submitted = executor.submit(ShellCommand(self.format_job_exec(job)))
         except Exception as error:  # sbatch refused: say why, with the job
             raise WorkflowError(f"sbatch refused {job.name} (log folder {folder}): {error}") from error
         log = Path(folder) / f"{submitted.job_id}_0_log.out"
-        self.logger.info(f"Submitted {folder.parent.name if job.is_group() else job.name} as Slurm job {submitted.job_id}; log: {log}")
+        what = f"group {job.groupid} ({folder.relative_to(self.settings.log_dir)})" if job.is_group() else job.name
+        self.logger.info(f"Submitted {what} as Slurm job {submitted.job_id}; log: {log}")
         self.report_job_submission(
-            SubmittedJobInfo(job, external_jobid=submitted.job_id, aux={"folder": folder, "log": log})
+            SubmittedJobInfo(job, external_jobid=submitted.job_id, aux={"folder": folder, "log": log, "asked": parameters})
         )
 
     # -- status -------------------------------------------------------------------------------
     async def check_active_jobs(self, active_jobs: List[SubmittedJobInfo]) -> AsyncGenerator[SubmittedJobInfo, None]:
         """One squeue (and, for jobs that left it, one sacct) call for all jobs of the run."""
         async with self.status_rate_limiter:
-            states = query_states([info.external_jobid for info in active_jobs])
+            answer = query_states([info.external_jobid for info in active_jobs])
+        if answer.queue_error:  # Slurm did not answer: nothing is known, every job stays as it was
+            for info in self.ride_out(answer.queue_error, active_jobs):
+                yield info
+            self.back_off(changed=False)
+            return
+        if self.silent_since is not None:
+            self.logger.info(f"Slurm answers status queries again after {time.monotonic() - self.silent_since:.0f} s")
+            self.silent_since = None
         changed = False
         for info in active_jobs:
             job_id = info.external_jobid
-            state = states.get(job_id) or result_of(info.aux["folder"], job_id)
+            known = answer.states.get(job_id)
+            state = known.state if known else result_of(info.aux["folder"], job_id)
             changed |= state != self.last_states.get(job_id)
             self.last_states[job_id] = state
-            if state in ACTIVE:
+            if state is not None:
                 self.missing.pop(job_id, None)
+                self.missing_since.pop(job_id, None)
+            if state in ACTIVE and known and state == "PENDING" and known.reason in NEVER_STARTS:
+                self.give_up(info, self.never_starts_message(info, known.reason))
+            elif state in ACTIVE:
                 yield info
             elif state in SUCCEEDED:
                 self.report_job_success(info)
             elif state in FAILED:
-                self.report_job_error(info, msg=self.failure_message(info, state))
-            else:  # unknown to squeue, sacct and submitit: wait a few polls before calling it lost
-                self.missing[job_id] += 1
-                if self.missing[job_id] >= MISSING_POLLS_BEFORE_FAILURE:
-                    self.report_job_error(info, msg=self.failure_message(info, "LOST (left the queue without a result)"))
-                else:
-                    yield info
-        # back off while nothing changes, start over when something does
+                self.report_failure(info, self.failure_message(info, state))
+            elif self.is_lost(job_id, answer.accounting_error):
+                self.give_up(info, self.failure_message(info, "LOST (left the queue; neither sacct nor a result file "
+                                                               "says how it ended)"))
+            else:
+                yield info
+        self.back_off(changed)
+
+    def back_off(self, changed: bool) -> None:
+        """Poll again soon after a change, less often (up to max_poll_seconds) while nothing changes."""
         self.poll_seconds = self.settings.min_poll_seconds if changed else min(
-            self.settings.max_poll_seconds, 1.5 * self.poll_seconds
-        )
+            self.settings.max_poll_seconds, 1.5 * self.poll_seconds)
         self.next_seconds_between_status_checks = self.poll_seconds
 
+    def ride_out(self, error: str, active_jobs: List[SubmittedJobInfo]):
+        """Keep every job through an outage of slurmctld; past `status_outage_limit_s`, give them up."""
+        now = time.monotonic()
+        if self.silent_since is None:
+            self.silent_since = now
+            self.logger.warning(f"Slurm did not answer a status query ({error}); keeping the {len(active_jobs)} "
+                                f"submitted job(s) as they were and asking again, for up to "
+                                f"{self.settings.status_outage_limit_s:.0f} s (submitit-status-outage-limit-s)")
+        if now - self.silent_since <= self.settings.status_outage_limit_s:
+            yield from active_jobs
+            return
+        for info in active_jobs:
+            self.give_up(info, f"Slurm has not answered status queries for {now - self.silent_since:.0f} s (last: "
+                               f"{error}), longer than submitit-status-outage-limit-s; job {info.external_jobid} may still "
+                               f"run or be queued. Check with squeue once Slurm is back. Log: {info.aux['log']}")
+
+    def is_lost(self, job_id: str, accounting_error: Optional[str]) -> bool:
+        """Absent from a working squeue: lost after a few polls if sacct answered, after the outage limit if not."""
+        self.missing[job_id] += 1
+        since = self.missing_since.setdefault(job_id, time.monotonic())
+        if accounting_error is None:
+            return self.missing[job_id] >= MISSING_POLLS_BEFORE_LOST
+        return time.monotonic() - since > self.settings.status_outage_limit_s
+
+    def give_up(self, info: SubmittedJobInfo, message: str) -> None:
+        """Cancel a job before reporting it failed, so that no orphan runs beside its replacement."""
+        _, error = run(["scancel", str(info.external_jobid)])
+        cancelled = f"Cancelled Slurm job {info.external_jobid}." if error is None else (
+            f"Could not cancel Slurm job {info.external_jobid} ({error}): cancel it by hand before a rerun.")
+        self.report_failure(info, f"{message}\n{cancelled}")
+
+    def report_failure(self, info: SubmittedJobInfo, message: str) -> None:
+        # Snakemake prints the message of a single job but drops that of a group job (GroupJob.log_error
+        # ignores it), and every fine-tune is a group: say it ourselves, and name the Slurm log as the job's.
+        if info.job.is_group():
+            self.logger.error(f"Error in group {info.job.groupid}: {message}")
+        self.report_job_error(info, msg=message, aux_logs=[str(info.aux["log"])])
+
     def failure_message(self, info: SubmittedJobInfo, state: str) -> str:
+        """The Slurm id, how it ended, the log, and the log's last lines before submitit's own traceback
+        (which says only that the command failed): there the node's Snakemake printed the failed job's log."""
         log: Path = info.aux["log"]
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else "(no log written)"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else ["(no log written)"]
+        ours = next((i for i, line in enumerate(lines) if line.startswith("submitit ERROR")), len(lines))
+        tail = "\n".join(lines[max(0, ours - 25) : ours])
         return f"Slurm job {info.external_jobid} ended {state}. Log {log}, last lines:\n{tail}\n"
 
+    def never_starts_message(self, info: SubmittedJobInfo, reason: str) -> str:
+        asked = info.aux["asked"]
+        wanted = ", ".join(f"{key}={asked[key]}" for key in ("cpus_per_task", "mem", "gres", "time", "partition",
+                                                             "account", "qos", "constraint") if key in asked)
+        return (f"Slurm job {info.external_jobid} can never start: it is pending with reason {reason}, which waiting "
+                f"does not clear. Asked: {wanted} (time in minutes). Offered: {partition_offer(asked.get('partition'))}. "
+                "Lower the job's threads/resources (the profile's cores, resources, set-resources) or choose a "
+                "partition that fits (submitit-partition).")
+
     def cancel_jobs(self, active_jobs: List[SubmittedJobInfo]):
-        ids = [info.external_jobid for info in active_jobs]
+        ids = [str(info.external_jobid) for info in active_jobs]
         if ids:
-            subprocess.run(["scancel", *ids], capture_output=True)
+            _, error = run(["scancel", *ids])
+            if error:  # a job left running unseen would train beside its replacement on the next run
+                self.logger.error(f"Could not cancel Slurm job(s) {' '.join(ids)} ({error}): cancel them by hand "
+                                  f"(scancel {' '.join(ids)}) before running again.")

@@ -66,3 +66,27 @@ stop_daemon() {
     fi
     rm -f "$(pidfile "$1")"
 }
+
+# wait_for SECONDS COMMAND...: retry COMMAND every 0.2 s until it succeeds; false on timeout.
+wait_for() {
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" > /dev/null 2>&1; do
+        ((SECONDS < end)) || return 1
+        sleep 0.2
+    done
+}
+
+# Starting the two daemons that outage tests stop and start again (daemon.sh); start.sh uses these too.
+# slurmctld recovers its saved state (jobs in the queue) from StateSaveLocation; slurmdbd finds
+# slurmdbd.conf next to $SLURM_CONF. Daemons must not inherit fd 9 (start.sh's lock).
+start_slurmctld() {
+    log "starting slurmctld"
+    slurmctld -f "$SLURM_CONF" < /dev/null > /dev/null 2>> "$DIR/log/slurmctld.log" 9>&-
+}
+start_slurmdbd() {
+    log "starting slurmdbd"
+    slurmdbd < /dev/null > /dev/null 2>> "$DIR/log/slurmdbd.log" 9>&-
+}
+ctld_up() { scontrol ping | grep -q 'is UP'; }
+dbd_up() { sacctmgr -n -P list cluster > /dev/null; }

@@ -200,16 +200,6 @@ report() {
     printf 'export SLURM_CONF=%q\n' "$SLURM_CONF"
 }
 
-# wait_for SECONDS COMMAND...: retry COMMAND every 0.2 s until it succeeds; false on timeout.
-wait_for() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" > /dev/null 2>&1; do
-        ((SECONDS < end)) || return 1
-        sleep 0.2
-    done
-}
-
 # fail MESSAGE LOG...: say what failed, with the end of the logs that tell why, and exit 1.
 fail() {
     local f
@@ -345,12 +335,7 @@ GRANT ALL ON $DB_NAME.* TO '$DB_USER'@'127.0.0.1';
 GRANT ALL ON $DB_NAME.* TO '$DB_USER'@'localhost';
 SQL
 
-    if ! running slurmdbd; then
-        log "starting slurmdbd"
-        # It finds slurmdbd.conf next to $SLURM_CONF.
-        slurmdbd < /dev/null > /dev/null 2>> "$DIR/log/slurmdbd.log" 9>&- ||
-            fail "slurmdbd did not start" "$DIR/log/slurmdbd.log"
-    fi
+    running slurmdbd || start_slurmdbd || fail "slurmdbd did not start" "$DIR/log/slurmdbd.log"
     # The first start creates the tables, which takes a while.
     wait_for 90 sacctmgr -n -P list cluster ||
         fail "slurmdbd does not answer" "$DIR/log/slurmdbd.log" "$DIR/log/mariadb.log"
@@ -361,12 +346,7 @@ SQL
 fi
 
 # ---- slurmctld and slurmd ---------------------------------------------------------------
-if ! running slurmctld; then
-    log "starting slurmctld"
-    slurmctld -f "$SLURM_CONF" < /dev/null > /dev/null 2>> "$DIR/log/slurmctld.log" 9>&- ||
-        fail "slurmctld did not start" "$DIR/log/slurmctld.log"
-fi
-ctld_up() { scontrol ping | grep -q 'is UP'; }
+running slurmctld || start_slurmctld || fail "slurmctld did not start" "$DIR/log/slurmctld.log"
 wait_for 30 ctld_up || fail "slurmctld does not answer" "$DIR/log/slurmctld.log"
 
 if ! running slurmd; then

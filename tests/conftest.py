@@ -1,4 +1,7 @@
-"""Shared fixtures: paths to the project's own data and to the read-only shared fixtures."""
+"""Shared fixtures: the project's own data and test fixtures, tiny real models, and the workflow on a reduced matrix.
+
+Everything the tests read ships with the project (data/, tests/fixtures/): a clone needs nothing beside it.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is ever fetched from a hub in test
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
-SHARED = REPO.parent / "shared"
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture
@@ -38,6 +41,14 @@ TINY_TRAINING = {
 }
 
 
+def cells_frame(rows: list[dict]):
+    """Rows of the tables' cells.csv, the further axes at their defaults unless a row says otherwise."""
+    import pandas as pd
+
+    base = {"checkpoint_language": "", "label_set": "all", "train_size": "full", "grid_point": "default", "seed": 1}
+    return pd.DataFrame([{**base, **row} for row in rows])
+
+
 def sentence_blocks(path: Path) -> list[str]:
     """The sentences of a CoNLL file as raw text blocks (lines kept byte for byte, BOM included)."""
     return [block for block in path.read_text(encoding="utf-8").split("\n\n") if block.strip()]
@@ -56,6 +67,14 @@ def make_mini_corpus(root: Path, languages=("hau", "luo"), sizes=None) -> Path:
 @pytest.fixture(scope="session")
 def mini_corpus(tmp_path_factory) -> Path:
     return make_mini_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def fine_tune(checkpoint: Path, corpus: Path, hyperparameters: dict, output: Path, language: str = "hau", **job) -> dict:
+    """nertransfer.train on one language of a corpus laid out as `{language}/{split}.txt`."""
+    from nertransfer.train import FineTune, TrainingSettings, train
+
+    return train(FineTune(str(checkpoint), str(corpus / language / "train.txt"), str(corpus / language / "dev.txt"), TYPES,
+                          Path(output), **job), TrainingSettings.from_mapping(hyperparameters))
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ import pytest
 from nertransfer.conll import ConllError
 from nertransfer.metrics import conlleval_entities, score, score_files
 
-from conftest import DATA, SHARED, write
+from conftest import DATA, FIXTURES, write
 
-BASELINES = SHARED / "fixtures" / "masakhaner2-baselines"
+BASELINES = FIXTURES / "masakhaner2-baselines"
 RUNS = sorted(BASELINES.glob("*/test_predictions*.txt"))
 
 

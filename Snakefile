@@ -21,8 +21,9 @@ include: "workflow/rules/tables.smk"
 rule all:
     default_target: True
     input:
-        table_files(),
-        TABLES_MADE,
+        zero_shot_tables(),
+        analysis_tables(),
+        L.tables_made,
 
 
 onstart:

@@ -46,6 +46,14 @@ def xlmr_base_standin(folder: Path, tiny: bool = False) -> Path:
     return path
 
 
+def fine_tune(checkpoint, train_file, dev_file, output, hyperparameters: dict, **job) -> dict:
+    """nertransfer.train of one fine-tune, as a `nertransfer train` job runs it."""
+    from nertransfer.train import FineTune, TrainingSettings, train
+
+    job = FineTune(str(checkpoint), str(train_file), str(dev_file), TYPES, Path(output), **job)
+    return train(job, TrainingSettings.from_mapping(hyperparameters))
+
+
 def machine() -> str:
     import torch
 

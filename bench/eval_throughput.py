@@ -19,7 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import DATA, TYPES, machine, tiny_checkpoint, workspace
+from common import DATA, TYPES, fine_tune, machine, tiny_checkpoint, workspace
 
 
 def main() -> None:
@@ -31,14 +31,13 @@ def main() -> None:
 
     from nertransfer.conll import read_conll
     from nertransfer.predict import load_model, predict_tags
-    from nertransfer.train import train
 
     hp = {"epochs": 1, "learning_rate": 1e-3, "batch_size": 32, "eval_batch_size": 256, "warmup_ratio": 0.1,
           "weight_decay": 0.01, "max_length": 128, "max_grad_norm": 1.0, "seed": 1}
     with workspace() as folder:
         folder = Path(folder)
         checkpoint = tiny_checkpoint(folder)
-        train(str(checkpoint), str(DATA / "hau" / "train.txt"), str(DATA / "hau" / "dev.txt"), TYPES, hp, folder / "run")
+        fine_tune(checkpoint, DATA / "hau" / "train.txt", DATA / "hau" / "dev.txt", folder / "run", hp)
         sentences = [s.tokens for s in read_conll(DATA / options.language / "test.txt", TYPES)]
         words = sum(len(s) for s in sentences)
         tokenizer, model = load_model(str(folder / "run" / "model"))

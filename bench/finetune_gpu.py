@@ -20,7 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import DATA, TYPES, machine, workspace, xlmr_base_standin
+from common import DATA, TYPES, fine_tune, machine, workspace, xlmr_base_standin
 
 PAPER = {"epochs": 50, "learning_rate": 5e-5, "batch_size": 32, "eval_batch_size": 256, "warmup_ratio": 0.0,
          "weight_decay": 0.0, "max_length": 200, "max_grad_norm": 1.0, "gradient_accumulation_steps": 1,
@@ -37,7 +37,6 @@ def main() -> None:
     import torch
 
     from nertransfer.evaluate import evaluate
-    from nertransfer.train import train
 
     hp = {**PAPER, "epochs": options.epochs, "compile": options.compile}
     with workspace() as folder:
@@ -46,14 +45,14 @@ def main() -> None:
         checkpoint = xlmr_base_standin(folder, options.tiny)
         build_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        train(str(checkpoint), str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt"),
-              TYPES, hp, folder / "run", save_state_every_seconds=300)
+        fine_tune(checkpoint, DATA / options.language / "train.txt", DATA / options.language / "dev.txt", folder / "run", hp,
+                  save_state_every_seconds=300)
         finetune_seconds = time.perf_counter() - started
         from transformers import AutoTokenizer
 
-        from nertransfer.train import _labelled_windows
+        from nertransfer.train import labelled_windows
 
-        windows, _ = _labelled_windows(AutoTokenizer.from_pretrained(checkpoint), str(DATA / options.language / "train.txt"),
+        windows, _ = labelled_windows(AutoTokenizer.from_pretrained(checkpoint), str(DATA / options.language / "train.txt"),
                                        TYPES, hp["max_length"])
         subwords = sum(len(w) for w in windows)
         epochs = [json.loads(line) for line in (folder / "run" / "epochs.jsonl").read_text().splitlines()]
@@ -62,8 +61,9 @@ def main() -> None:
         for test in sorted(p.name for p in DATA.iterdir() if p.is_dir()):
             started = time.perf_counter()
             metrics = evaluate(str(folder / "run" / "model"), str(DATA / test / "test.txt"), TYPES,
-                               folder / "eval" / test / "predictions.txt", folder / "eval" / test / "metrics.json",
-                               hp["max_length"], hp["eval_batch_size"])
+                               predictions_file=folder / "eval" / test / "predictions.txt",
+                               metrics_file=folder / "eval" / test / "metrics.json",
+                               max_length=hp["max_length"], batch_size=hp["eval_batch_size"])
             evaluations[test] = (time.perf_counter() - started, metrics["conlleval"]["f1"] if "conlleval" in metrics else None)
         gpu_memory = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
 

@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-from common import DATA, TYPES, machine, workspace, xlmr_base_standin
+from common import DATA, fine_tune, machine, workspace, xlmr_base_standin
 from finetune_gpu import PAPER
 
 
@@ -32,19 +32,17 @@ def main() -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from nertransfer.train import train
-
     hp = {**PAPER, "epochs": 1}
     gpu = torch.cuda.is_available()
     with workspace() as folder:
         folder = Path(folder)
         checkpoint = str(xlmr_base_standin(folder, options.tiny))
         train_file, dev_file = str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt")
-        train(checkpoint, dev_file, dev_file, TYPES, hp, folder / "warm-up")  # untimed: CUDA context, kernels, allocator
+        fine_tune(checkpoint, dev_file, dev_file, folder / "warm-up", hp)  # untimed: CUDA context, kernels, allocator
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
         with profile(activities=activities) as trace:
             started = time.perf_counter()
-            train(checkpoint, train_file, dev_file, TYPES, hp, folder / "run")
+            fine_tune(checkpoint, train_file, dev_file, folder / "run", hp)
             wall = time.perf_counter() - started
         (epoch,) = [json.loads(line) for line in (folder / "run" / "epochs.jsonl").read_text().splitlines()]
         steps = -(-json.loads((folder / "run" / "train_config.json").read_text())["train_windows"] // hp["batch_size"])

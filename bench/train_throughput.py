@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from common import DATA, TYPES, machine, tiny_checkpoint, workspace, xlmr_base_standin
+from common import DATA, TYPES, fine_tune, machine, tiny_checkpoint, workspace, xlmr_base_standin
 
 
 def hf_trainer_seconds(checkpoint, windows, labels, hp, folder) -> float:
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--xlmr-base", action="store_true", help="xlm-roberta-base architecture, random weights")
     options = parser.parse_args()
-    from nertransfer.train import _labelled_windows, train
+    from nertransfer.train import labelled_windows
 
     hp = {"epochs": options.epochs, "learning_rate": 1e-3, "batch_size": options.batch_size, "eval_batch_size": 256,
           "warmup_ratio": 0.1, "weight_decay": 0.01, "max_length": 128, "max_grad_norm": 1.0, "seed": 1,
@@ -72,19 +72,18 @@ def main() -> None:
         checkpoint = xlmr_base_standin(folder) if options.xlmr_base else tiny_checkpoint(folder)
         from transformers import AutoTokenizer
 
-        windows, labels = _labelled_windows(AutoTokenizer.from_pretrained(checkpoint),
+        windows, labels = labelled_windows(AutoTokenizer.from_pretrained(checkpoint),
                                             str(DATA / options.language / "train.txt"), TYPES, hp["max_length"])
         tokens = sum(len(w) for w in windows) * hp["epochs"]
 
         if torch.cuda.is_available():  # pay CUDA's one-time start (context, cuBLAS, kernel loading) before either is timed:
             # on the H200 the first epoch in a process took 22 s against 3 s later, and whoever ran first paid it
-            train(str(checkpoint), str(DATA / options.language / "dev.txt"), str(DATA / options.language / "dev.txt"),
-                  TYPES, {**hp, "epochs": 1}, folder / "warm-up")
+            fine_tune(checkpoint, DATA / options.language / "dev.txt", DATA / options.language / "dev.txt", folder / "warm-up",
+                      {**hp, "epochs": 1})
         ours, theirs = [], []
         for round_ in range(options.rounds):
             run = folder / f"ours-{round_}"
-            train(str(checkpoint), str(DATA / options.language / "train.txt"), str(DATA / options.language / "dev.txt"),
-                  TYPES, hp, run)
+            fine_tune(checkpoint, DATA / options.language / "train.txt", DATA / options.language / "dev.txt", run, hp)
             epochs = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
             ours.append(tokens / sum(tokens / hp["epochs"] / e["train_tokens_per_second"] for e in epochs))
             theirs.append(tokens / hf_trainer_seconds(checkpoint, windows, labels, hp, folder))

@@ -60,12 +60,12 @@ def test_the_paper_config_is_the_study_with_its_cross_cells():
     assert language_start.per_language
     assert language_start.hub_id("pcm", experiment.dataset) == "Davlan/xlm-roberta-base-finetuned-naija"
     cell = next(c for c in cells if c.checkpoint == "xlmr-language" and c.train_language == "swa" and c.checkpoint_language == "swa")
-    assert experiment.checkpoint_dir(cell) == "work/checkpoints/xlmr-language/swa"
+    assert experiment.checkpoint_dir(cell) == "work/checkpoints/hub/Davlan/xlm-roberta-base-finetuned-swahili/main"
     crossed = [c for c in cells if c.checkpoint_language not in (None, c.train_language)]
     assert {c.train_language for c in crossed} == {"swa"} and len({c.checkpoint_language for c in crossed}) == 9
     pcm_on_swa = next(c for c in crossed if c.checkpoint_language == "pcm" and c.seed == 1)
     assert pcm_on_swa.id == "xlmr-language@pcm/swa/base/seed1"
-    assert experiment.checkpoint_dir(pcm_on_swa) == "work/checkpoints/xlmr-language/pcm"
+    assert experiment.checkpoint_dir(pcm_on_swa) == "work/checkpoints/hub/Davlan/xlm-roberta-base-finetuned-naija/main"
     assert experiment.hyperparameters(cell)["epochs"] == 50
 
 

@@ -11,17 +11,15 @@ from conftest import TYPES
 
 def test_evaluation_predicts_every_token_even_of_sentences_longer_than_the_model(tmp_path, tiny_checkpoint, mini_corpus):
     from nertransfer.evaluate import evaluate
-    from nertransfer.train import train
 
-    from conftest import TINY_TRAINING
+    from conftest import TINY_TRAINING, fine_tune
 
     run = tmp_path / "train"
-    train(str(tiny_checkpoint), str(mini_corpus / "hau" / "train.txt"), str(mini_corpus / "hau" / "dev.txt"), TYPES,
-          {**TINY_TRAINING, "epochs": 1}, run)
+    fine_tune(tiny_checkpoint, mini_corpus, {**TINY_TRAINING, "epochs": 1}, run)
     test = mini_corpus / "luo" / "test.txt"
     gold = read_conll(test, TYPES)
     assert max(len(s) for s in gold) > 16 / 2  # with max_length 16 some sentences need several windows
-    metrics = evaluate(str(run / "model"), str(test), TYPES, tmp_path / "p.conll", tmp_path / "m.json", max_length=16,
+    metrics = evaluate(str(run / "model"), str(test), TYPES, predictions_file=tmp_path / "p.conll", metrics_file=tmp_path / "m.json", max_length=16,
                        cell={"checkpoint": "tiny", "train_language": "hau", "seed": 1, "eval_language": "luo"})
     predicted = read_conll(tmp_path / "p.conll", TYPES, n_columns=3)
     assert [s.tokens for s in predicted] == [s.tokens for s in gold]

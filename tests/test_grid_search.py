@@ -1,4 +1,4 @@
-"""Tables of the optional axes: the grid search judged on dev only, and learning curves."""
+"""The hyperparameter search: judged on dev F1 alone, with the test F1 of the choice reported."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import json
 import pandas as pd
 import pytest
 
-from nertransfer.axes_tables import axes_table_names, write_axes_tables
-from nertransfer.tables import load_metrics
+from nertransfer import layout
+from nertransfer.tables import write_tables
 
 from conftest import TYPES
 
 
 def cell_files(tmp_path, point, size, seed, dev_f1, test_f1, sentences=100):
+    """A fine-tune's records folder and one metrics file, as the workflow writes them."""
     axes = {"checkpoint": "tiny", "checkpoint_language": "", "train_language": "hau", "label_set": "all",
             "train_size": size, "grid_point": point, "seed": seed}
     run = tmp_path / "runs" / f"{point}-{size}-{seed}"
@@ -32,19 +33,9 @@ def test_the_grid_choice_uses_dev_f1_only_and_reports_test_f1_of_that_choice(tmp
     files = [cell_files(tmp_path, "lr1", "full", seed, 0.6 + 0.01 * seed, 0.3) for seed in (1, 2)]
     files += [cell_files(tmp_path, "lr2", "full", seed, 0.5, 0.9) for seed in (1, 2)]
     runs, metrics = zip(*files)
-    written = write_axes_tables(runs, load_metrics(metrics, TYPES), tmp_path / "results")
-    assert sorted(p.name for p in written) == sorted(axes_table_names(grid=True, curve=False))
+    written = write_tables(metrics, tmp_path / "results", TYPES, runs)
+    assert sorted(p.name for p in written) == sorted(layout.zero_shot_names(TYPES) + layout.grid_names())
     dev = pd.read_csv(tmp_path / "results" / "grid_dev.csv").set_index("grid_point")
     assert dev.loc["lr1", "mean"] == pytest.approx(61.5) and bool(dev.loc["lr1", "chosen"]) and not bool(dev.loc["lr2", "chosen"])
     best = pd.read_csv(tmp_path / "results" / "grid_best.csv")
     assert best["grid_point"].tolist() == ["lr1"] and best["hau"].tolist() == [pytest.approx(30.0)]
-
-
-def test_a_learning_curve_orders_sizes_by_training_sentences(tmp_path):
-    files = [cell_files(tmp_path, "default", size, seed, 0.5, f1, sentences)
-             for size, f1, sentences in (("full", 0.8, 400), ("100", 0.4, 100), ("0.5", 0.6, 200)) for seed in (1, 2)]
-    runs, metrics = zip(*files)
-    written = write_axes_tables(runs, load_metrics(metrics, TYPES), tmp_path / "results")
-    assert sorted(p.name for p in written) == sorted(axes_table_names(grid=False, curve=True))
-    curve = pd.read_csv(tmp_path / "results" / "learning_curve.csv")
-    assert curve["train_sentences"].tolist() == [100, 200, 400] and curve["f1_mean"].tolist() == pytest.approx([40, 60, 80])

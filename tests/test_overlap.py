@@ -1,13 +1,13 @@
-"""The study's analyses: overlap of training and test sets, its correlation with F1, checkpoint effects."""
+"""The overlap analysis: how much of a test set the training set has seen, and its correlation with F1."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from nertransfer.analysis import checkpoint_effect, overlap, overlap_correlations, write_overlap
+from nertransfer.overlap import overlap, overlap_correlations, write_overlap
 
-from conftest import TYPES, write
+from conftest import TYPES, cells_frame, write
 
 
 @pytest.fixture
@@ -42,26 +42,6 @@ def test_correlations_give_pearson_and_spearman_with_p_values():
     assert too_few["pearson_r"].isna().all() and (too_few["pairs"] == 2).all()
 
 
-def cells_frame(rows):
-    base = {"checkpoint_language": "", "label_set": "all", "train_size": "full", "grid_point": "default", "seed": 1}
-    return pd.DataFrame([{**base, **row} for row in rows])
-
-
-def test_a_checkpoint_effect_is_the_difference_of_means_matched_on_every_other_axis():
-    rows = []
-    for seed, shift in ((1, 0), (2, 10)):
-        for category, f1 in (("overall", 50), ("PER", 70)):
-            rows += [{"checkpoint": "adapted", "train_language": "a", "eval_language": "b", "category": category,
-                      "f1": f1 + 5 + shift, "seed": seed},
-                     {"checkpoint": "base", "train_language": "a", "eval_language": "b", "category": category,
-                      "f1": f1 + shift, "seed": seed}]
-    rows.append({"checkpoint": "adapted", "checkpoint_language": "c", "train_language": "a", "eval_language": "b",
-                 "category": "overall", "f1": 0.0})  # a crossed cell: not the language's own checkpoint, left out
-    table = checkpoint_effect(cells_frame(rows), "adapted", "base")
-    assert list(table.index) == [("overall", "a"), ("PER", "a")]
-    assert table.loc[("overall", "a"), "b"] == pytest.approx(5.0) and table.loc[("PER", "a"), "b"] == pytest.approx(5.0)
-
-
 def test_write_overlap_reads_cells_csv_and_writes_tables_and_a_scatter(tmp_path, corpus):
     rows = [{"checkpoint": "base", "train_language": t, "eval_language": e, "category": "overall", "f1": f1}
             for t, e, f1 in (("a", "b", 30.0), ("b", "a", 10.0), ("a", "a", 90.0), ("b", "b", 80.0))]
@@ -72,10 +52,12 @@ def test_write_overlap_reads_cells_csv_and_writes_tables_and_a_scatter(tmp_path,
     assert sorted(zip(pairs["train_language"], pairs["eval_language"])) == [("a", "b"), ("b", "a")]  # zero-shot pairs only
 
 
-def test_the_analyses_and_the_axes_tables_import_no_torch():
+def test_the_analyses_tables_and_config_import_no_torch():
     import subprocess
     import sys
 
-    probe = ("import sys, nertransfer.analysis, nertransfer.axes_tables, nertransfer.tables;"
-             "assert 'torch' not in sys.modules, 'an analysis module imported torch'")
+    probe = ("import sys, nertransfer.overlap, nertransfer.checkpoint_effects, nertransfer.grid_search,"
+             "nertransfer.learning_curve, nertransfer.tables, nertransfer.records, nertransfer.rendering, nertransfer.layout,"
+             "nertransfer.config;"
+             "assert 'torch' not in sys.modules, 'a module of tables or analyses imported torch'")
     subprocess.run([sys.executable, "-c", probe], check=True)

@@ -8,7 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from nertransfer.tables import table_names, write_tables
+from nertransfer import layout
+from nertransfer.tables import write_tables
 
 from conftest import TYPES
 
@@ -39,7 +40,7 @@ def results(tmp_path):
 
 def test_writes_exactly_the_files_the_workflow_declares(results):
     folder, written = results
-    assert sorted(p.name for p in written) == sorted(table_names(TYPES))
+    assert sorted(p.name for p in written) == sorted(layout.zero_shot_names(TYPES))
     assert all(p.stat().st_size > 0 for p in written)
     assert not list(folder.glob(".*partial*"))
 

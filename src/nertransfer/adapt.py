@@ -18,10 +18,12 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from .conll import read_conll
+from .device import choose
 from .files import atomic_directory
+from .layout import ADAPTATION
 
 DEFAULT_ADAPTATION = {"epochs": 3, "learning_rate": 5e-5, "batch_size": 32, "mask_probability": 0.15, "seed": 0,
-                      "block_size": 128}
+                      "block_size": 128, "precision": "auto"}
 
 
 def text_blocks(tokenizer, sentences: Sequence[Sequence[str]], block_size: int) -> list[list[int]]:
@@ -41,7 +43,8 @@ def adapt(checkpoint: str, text_files: Sequence[str], types: Sequence[str], outp
 
     settings = {**DEFAULT_ADAPTATION, **(settings or {})}
     set_seed(settings["seed"])
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    compute = choose(settings["precision"])
+    device = compute.device
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForMaskedLM.from_pretrained(checkpoint, dtype=torch.float32).to(device)
     sentences = [s.tokens for path in text_files for s in read_conll(path, types)]
@@ -50,7 +53,6 @@ def adapt(checkpoint: str, text_files: Sequence[str], types: Sequence[str], outp
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["learning_rate"])
     steps = -(-len(blocks) // settings["batch_size"]) * settings["epochs"]
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
-    autocast = device.type == "cuda" and torch.cuda.is_bf16_supported()
     shuffle, history = random.Random(settings["seed"]), []
     for epoch in range(settings["epochs"]):
         started, order = time.perf_counter(), list(range(len(blocks)))
@@ -60,7 +62,7 @@ def adapt(checkpoint: str, text_files: Sequence[str], types: Sequence[str], outp
         for start in range(0, len(order), settings["batch_size"]):
             batch = collator([{"input_ids": blocks[i]} for i in order[start : start + settings["batch_size"]]])
             batch = {key: value.to(device) for key, value in batch.items()}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            with compute.autocast_context():
                 loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -77,5 +79,5 @@ def adapt(checkpoint: str, text_files: Sequence[str], types: Sequence[str], outp
         tokenizer.save_pretrained(folder)
         summary = {"adapted_from": str(checkpoint), "text_files": list(map(str, text_files)), "settings": settings,
                    "sentences": len(sentences), "blocks": len(blocks), "epochs": history}
-        (Path(folder) / "adaptation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (Path(folder) / ADAPTATION).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return history

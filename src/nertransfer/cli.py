@@ -10,8 +10,10 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
+from . import layout
 from .experiment import DEFAULT_TYPES
 
 
@@ -49,18 +51,21 @@ def cmd_build_recipe(args) -> None:
 
 def cmd_train(args) -> None:
     _prepare_torch(args.threads)
-    from .train import train
+    from .train import FineTune, TrainingSettings, train
 
-    train(args.checkpoint, args.train, args.dev, args.types, args.hyperparameters, args.output, args.state_dir, args.cell,
-          args.model_output, args.save_state_every_seconds, args.keep_types)
+    job = FineTune(args.checkpoint, args.train, args.dev, args.types, Path(args.output),
+                   Path(args.model_output) if args.model_output else None, args.cell, args.keep_types,
+                   args.save_state_every_seconds)
+    train(job, TrainingSettings.from_mapping(args.hyperparameters))
 
 
 def cmd_evaluate(args) -> None:
     _prepare_torch(args.threads)
     from .evaluate import evaluate
 
-    evaluate(args.model, args.test, args.types, args.predictions, args.metrics, args.max_length, args.batch_size, args.cell,
-             args.keep_types)
+    evaluate(args.model, args.test, args.types, predictions_file=args.predictions, metrics_file=args.metrics,
+             max_length=args.max_length, batch_size=args.batch_size, cell=args.cell, keep=args.keep_types,
+             precision=args.precision)
 
 
 def cmd_adapt(args) -> None:
@@ -71,14 +76,13 @@ def cmd_adapt(args) -> None:
 
 
 def cmd_card(args) -> None:
-    from pathlib import Path
-
     from .card import model_card
     from .files import atomic_write
+    from .layout import DEV_METRICS, TRAIN_CONFIG
 
     run = Path(args.run)
-    summary = json.loads((run / "train_config.json").read_text())
-    dev = json.loads((run / "dev_metrics.json").read_text())
+    summary = json.loads((run / TRAIN_CONFIG).read_text())
+    dev = json.loads((run / DEV_METRICS).read_text())
     test = json.loads(Path(args.test_metrics).read_text())
     with atomic_write(args.output) as out:
         out.write(model_card(summary, dev, test))
@@ -101,14 +105,14 @@ def cmd_tables(args) -> None:
 
 
 def cmd_overlap(args) -> None:
-    from .analysis import write_overlap
+    from .overlap import write_overlap
 
     pairs = lambda items: dict(item.split("=", 1) for item in items)  # noqa: E731
     write_overlap(args.cells, pairs(args.train), pairs(args.test), args.types, args.output_dir)
 
 
 def cmd_effect(args) -> None:
-    from .analysis import write_checkpoint_effect
+    from .checkpoint_effects import write_checkpoint_effect
 
     write_checkpoint_effect(args.cells, args.checkpoint, args.baseline, args.output_dir)
 
@@ -148,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.experiment resolves it")
     sub.add_argument("--cell", type=_json, default={}, help="the cell's axes as JSON, recorded with the results")
     sub.add_argument("--output", required=True)
-    sub.add_argument("--model-output", help="where the fine-tuned model goes (default: OUTPUT/model)")
-    sub.add_argument("--state-dir", help="where the resumable state lives (default: OUTPUT.state)")
+    sub.add_argument("--model-output", help=f"where the fine-tuned model goes (default: OUTPUT/{layout.MODEL}); "
+                     "the resumable state lives in a folder beside OUTPUT")
     sub.add_argument("--save-state-every-seconds", type=float, default=0.0,
                      help="save the resumable state after an epoch once this long has passed since the last save "
                           "(default 0: every epoch); always on SIGTERM/SIGUSR2")
@@ -163,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--metrics", required=True, help="JSON file to write")
     sub.add_argument("--max-length", type=int, default=128)
     sub.add_argument("--batch-size", type=int, default=64)
+    sub.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="as training.precision")
     sub.add_argument("--cell", type=_json, default={})
     sub.add_argument("--threads", type=int)
     label_set(sub)
@@ -194,13 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--output-dir", required=True)
 
     sub = command("overlap", cmd_overlap, "token/entity overlap of training and test sets vs zero-shot F1, with correlations")
-    sub.add_argument("--cells", required=True, help="the tables' cells.csv")
+    sub.add_argument("--cells", required=True, help=f"the tables' {layout.CELLS_TABLE}")
     sub.add_argument("--train", nargs="+", required=True, help="LANGUAGE=TRAIN_FILE ...")
     sub.add_argument("--test", nargs="+", required=True, help="LANGUAGE=TEST_FILE ...")
     sub.add_argument("--output-dir", required=True)
 
     sub = command("effect", cmd_effect, "difference table: F1 of one starting checkpoint minus a baseline's")
-    sub.add_argument("--cells", required=True, help="the tables' cells.csv")
+    sub.add_argument("--cells", required=True, help=f"the tables' {layout.CELLS_TABLE}")
     sub.add_argument("--checkpoint", required=True)
     sub.add_argument("--baseline", required=True)
     sub.add_argument("--output-dir", required=True)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from .layout import Layout
 from .experiment import (DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment,
                          canonical_json)  # noqa: F401  canonical_json: the rules take it from here
 
@@ -300,8 +301,7 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
         blocks=tuple(blocks),
         eval_languages=_languages(spec.get("eval_languages"), dataset, "experiment.eval_languages"),
         training=dict(config.get("training", {})),
-        work_dir=work_dir,
-        results_dir=results_dir,
+        layout=Layout(work_dir, results_dir),
         keep_models=config.get("keep_models", True),
         save_state_every_seconds=config.get("save_state_every_seconds", 0.0),
         label_sets=label_sets,

@@ -32,12 +32,11 @@ class Window:
 def _word_pieces(tokenizer, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
     """Subword ids per word per sentence, with empty words replaced by the unknown token.
 
-    Each distinct word is tokenized once, all of them in one call: a test set has a quarter as
-    many distinct words as words (swa test: 4,010 of 15,409) and the tokenizer costs per word and
-    per sequence, so this takes 14 ms where sentence by sentence took 64 ms, a fifth of a whole
-    evaluation of the tiny model. The ids are the same: for pre-split words a fast tokenizer runs
-    its normaliser, pre-tokenizer and model on each word alone, so a word's subwords do not
-    depend on its neighbours (and only fast tokenizers give the `word_ids` this mapping needs).
+    Each distinct word is tokenized once, all of them in one call: a test set has far fewer
+    distinct words than words, and the tokenizer costs per word and per sequence (bench/README.md
+    has the figures). The ids are the same: for pre-split words a fast tokenizer runs its
+    normaliser, pre-tokenizer and model on each word alone, so a word's subwords do not depend on
+    its neighbours (and only fast tokenizers give the `word_ids` this mapping needs).
     """
     distinct = list(dict.fromkeys(word for words in sentences for word in words))
     # verbose=False: the one long sequence of distinct words is never a model input (encode() cuts windows)

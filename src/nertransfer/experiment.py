@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .layout import Layout
+
 RECIPES = ("tiny-xlmr",)
 TINY_DEFAULTS = {"vocab_size": 8000, "hidden_size": 128, "layers": 2, "heads": 4, "max_positions": 514, "seed": 0}
 DEFAULT_TYPES = ("DATE", "LOC", "ORG", "PER")  # MasakhaNER's entity types
@@ -72,7 +74,10 @@ class Checkpoint:
         """Whether the checkpoint differs per language (a hub template like `...-finetuned-{language_name}`, or adapted)."""
         return (self.kind == "hub" and "{" in self.source) or self.kind == "adapt"
 
-    def hub_id(self, language: str, dataset: Dataset) -> str:
+    def hub_id(self, language: str | None, dataset: Dataset) -> str:
+        """The repository id: the template filled in for a language (a per-language checkpoint), else the id itself."""
+        if language is None or "{" not in self.source:
+            return self.source
         return self.source.format(language=language, language_name=dataset.languages[language])
 
 
@@ -143,8 +148,7 @@ class Experiment:
     blocks: tuple[Block, ...]
     eval_languages: tuple[str, ...]
     training: Mapping[str, Any]
-    work_dir: str = "work"
-    results_dir: str = "results"
+    layout: Layout = Layout()
     keep_models: bool = True
     save_state_every_seconds: float = 0.0
     label_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -218,19 +222,26 @@ class Experiment:
             hp["train_size"] = int(size) if size >= 1 else size
         return hp
 
+    def adaptation_settings(self, name: str) -> dict[str, Any]:
+        """An adapted checkpoint's settings, and the precision every model step of the experiment runs in."""
+        return {**self.checkpoints[name].adapt, "precision": {**DEFAULT_TRAINING, **self.training}["precision"]}
+
     def checkpoint_dir(self, cell: Cell) -> str:
         """Where the training job loads its starting checkpoint from (built, downloaded, adapted or fine-tuned by a rule)."""
         checkpoint = self.checkpoints[cell.checkpoint]
+        if checkpoint.kind == "finetuned":
+            return self.layout.model(self.source_cell(cell).id)
+        return self.start_dir(checkpoint.name, cell.checkpoint_language)
+
+    def start_dir(self, name: str, language: str | None = None) -> str:
+        """The folder of a checkpoint that is not another cell's model: its own path, or where a rule builds,
+        downloads or adapts it (per language for a hub template or an adapted checkpoint)."""
+        checkpoint = self.checkpoints[name]
         if checkpoint.kind == "path":
             return checkpoint.source
-        if checkpoint.kind == "finetuned":
-            return f"{self.run_dir(self.source_cell(cell))}/model"
-        if checkpoint.per_language:
-            return f"{self.work_dir}/checkpoints/{checkpoint.name}/{cell.checkpoint_language}"
-        return f"{self.work_dir}/checkpoints/{checkpoint.name}"
-
-    def run_dir(self, cell: Cell) -> str:
-        return f"{self.work_dir}/runs/{cell.id}"
+        if checkpoint.kind == "hub":
+            return self.layout.hub_checkpoint(checkpoint.hub_id(language, self.dataset), checkpoint.revision or "main")
+        return self.layout.checkpoint(name, language if checkpoint.per_language else None)
 
 
 def canonical_json(data: Any) -> str:

@@ -1,11 +1,14 @@
 """Fine-tuning one cell: a checkpoint, a training language, a seed. Read it top to bottom.
 
 The loop follows transformers' `run_ner_no_trainer.py`: AdamW with a linear warm-up schedule,
-labels on each word's first subword, dynamic padding over length-grouped batches. After every
-epoch it scores the dev set and saves a resumable state (model, optimizer, scheduler, random
-state, epoch), so a job that is killed or preempted resumes where it stopped and ends with the
-same metrics as an uninterrupted run. The seed fixes every source of randomness: the same cell
-trained twice on CPU gives the same metrics.
+labels on each word's first subword, dynamic padding over length-grouped batches. It scores the
+dev set every `eval_every` epochs and saves a resumable state (model, optimizer, scheduler,
+random state, epoch), so a job that is killed or preempted resumes where it stopped and ends
+with the same metrics as an uninterrupted run. The seed fixes every source of randomness: the
+same cell trained twice on CPU gives the same metrics.
+
+`train(FineTune(...), TrainingSettings.from_mapping(hyperparameters))` is the whole of it; the
+steps below run in the order they are written.
 """
 
 from __future__ import annotations
@@ -16,19 +19,139 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 
 from .card import model_card
-from .conll import bio_labels, keep_types, read_conll, repair_iob2
-from .encoding import encode, length_grouped_batches
+from .config import ConfigError
+from .conll import Sentence, bio_labels, keep_types, read_conll, repair_iob2
+from .device import Compute, choose
+from .encoding import Window, encode, length_grouped_batches
+from .experiment import DEFAULT_TRAINING
 from .files import atomic_directory, atomic_write, exclusive, write_json
+from .layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, TRAIN_CONFIG, state_dir
 from .metrics import score
 from .predict import collate, load_model, predict_tags
 
-RESUME_FILE = "resume.pt"
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """A fine-tune's hyperparameters, as `nertransfer.experiment` resolves them for a cell."""
+
+    seed: int
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    eval_batch_size: int
+    warmup_ratio: float
+    weight_decay: float
+    max_length: int
+    max_grad_norm: float
+    gradient_accumulation_steps: int
+    eval_every: int  # dev scoring every N epochs, and after the last
+    precision: str  # see nertransfer.device
+    compile: bool  # torch.compile the training forward pass
+    save_dtype: str  # float32, bfloat16 or float16: the kept model
+    train_size: int | float | None = None  # a seed-dependent subset of that many sentences (or that fraction)
+
+    @classmethod
+    def from_mapping(cls, hyperparameters: Mapping[str, Any]) -> "TrainingSettings":
+        """From the resolved `hyperparameters` of a cell; keys it leaves out take the package's defaults."""
+        unknown = sorted(set(hyperparameters) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s) {', '.join(unknown)}")
+        return cls(**{**DEFAULT_TRAINING, **hyperparameters})
+
+    def record(self) -> dict[str, Any]:
+        """The settings as recorded with the results and in a saved state, keys sorted as the resolved config's JSON."""
+        return {key: value for key, value in sorted(asdict(self).items()) if key != "train_size" or value is not None}
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """What to fine-tune on what, and where its outputs go."""
+
+    checkpoint: str  # a folder (or hub id) loadable with from_pretrained
+    train_file: str
+    dev_file: str
+    types: Sequence[str]  # the dataset's entity types
+    output: Path  # the records: epochs, dev metrics, settings
+    model_output: Path | None = None  # the model's folder (default: output/model); kept apart so it can be deleted alone
+    cell: Mapping[str, Any] = field(default_factory=dict)  # the cell's axes, recorded with the results
+    keep: Sequence[str] | None = None  # a label set: the types trained and scored (others become O)
+    save_state_every_seconds: float = 0.0  # 0: after every epoch; always when a stop signal came
+
+    @property
+    def model_folder(self) -> Path:
+        return Path(self.model_output) if self.model_output else Path(self.output) / MODEL
+
+    @property
+    def state_file(self) -> Path:
+        return state_dir(self.output) / RESUME_FILE
+
+
+def train(job: FineTune, settings: TrainingSettings) -> dict:
+    """Fine-tune `job.checkpoint` on `job.train_file`; write the records and the model; return the dev scores.
+
+    The state is saved after an epoch once `save_state_every_seconds` have passed since the last
+    save: for xlm-roberta-base it is 3.3 GB (model and optimizer), written every epoch it would
+    double a GPU epoch. One process trains a cell at a time (a second fails naming the first).
+    """
+    with exclusive(job.state_file.parent, f"the resumable state of {job.output}"), _stop_requests() as stop_signals:
+        return _fine_tune(job, settings, stop_signals)
+
+
+@dataclass
+class _Training:
+    """Everything one fine-tune works with; what changes epoch to epoch is what a saved state holds."""
+
+    compute: Compute
+    tokenizer: Any
+    model: Any
+    windows: list[Window]
+    labels: list[list[int]]
+    dev: list[Sentence]
+    types: Sequence[str]
+    forward: Any = None  # the model, or torch.compile of it
+    optimizer: Any = None
+    scheduler: Any = None
+    shuffle: random.Random = field(default_factory=random.Random)
+    history: list[dict] = field(default_factory=list)
+    first_epoch: int = 0
+
+
+def _fine_tune(job: FineTune, settings: TrainingSettings, stop_signals: list[int]) -> dict:
+    started = time.perf_counter()
+    from transformers import set_seed
+
+    set_seed(settings.seed)
+    run = _prepare(job, settings)
+    start = _start_fingerprint(job.checkpoint, job.keep)  # before training: the files it starts from
+    _resume(run, job, settings, start)
+    dev_scores, last_save = None, time.perf_counter()
+    for epoch in range(run.first_epoch, settings.epochs):
+        record = _train_epoch(run, settings, epoch)
+        dev_scores = None
+        if (epoch + 1) % settings.eval_every == 0 or epoch + 1 == settings.epochs:  # dev scoring need not run every epoch
+            dev_scores = _score_dev(run, settings)
+            record.update(dev_precision=dev_scores["precision"], dev_recall=dev_scores["recall"], dev_f1=dev_scores["f1"])
+        record["seconds"] = round(time.perf_counter() - record.pop("started"), 3)
+        run.history.append(record)
+        print(json.dumps(record), flush=True)
+        stopping, last_epoch = bool(stop_signals), epoch + 1 == settings.epochs
+        if not last_epoch and (stopping or time.perf_counter() - last_save >= job.save_state_every_seconds):
+            _save_state(run, job, settings, epoch, start)
+            last_save = time.perf_counter()
+        if stopping and not last_epoch:
+            raise SystemExit(f"stopped by signal {stop_signals[0]} after epoch {epoch + 1}; state saved in {job.state_file}")
+    if dev_scores is None:  # resumed after the last epoch: score the finished model once more
+        dev_scores = _score_dev(run, settings)
+    _write_outputs(run, job, settings, dev_scores, time.perf_counter() - started)
+    job.state_file.unlink(missing_ok=True)
+    return dev_scores
 
 
 def training_subset(sentences: Sequence, size: int | float | None, seed: int) -> list:
@@ -44,8 +167,8 @@ def training_subset(sentences: Sequence, size: int | float | None, seed: int) ->
     return [sentences[i] for i in sorted(order[: max(1, min(count, len(sentences)))])]
 
 
-def _labelled_windows(tokenizer, path: str, types: Sequence[str], max_length: int,
-                      keep: Sequence[str] | None = None, size: int | float | None = None, seed: int = 0):
+def labelled_windows(tokenizer, path: str, types: Sequence[str], max_length: int, keep: Sequence[str] | None = None,
+                     size: int | float | None = None, seed: int = 0) -> tuple[list[Window], list[list[int]]]:
     """Windows of a training file with their label ids (gold entities opening with I- repaired).
 
     `keep`: the label set (other types become O); `size`: a seed-dependent subset of sentences.
@@ -63,21 +186,120 @@ def _labelled_windows(tokenizer, path: str, types: Sequence[str], max_length: in
     return windows, labels
 
 
-def evaluate_sentences(model, tokenizer, sentences, types, hp: Mapping[str, Any]) -> dict:
-    predicted = predict_tags(model, tokenizer, [s.tokens for s in sentences], hp["max_length"], hp["eval_batch_size"])
-    return score([s.tags for s in sentences], predicted, types=types)
+def _prepare(job: FineTune, settings: TrainingSettings) -> _Training:
+    """The model (fp32 weights: autocast does the low precision) on its device, the data, optimizer and schedule."""
+    compute = choose(settings.precision)
+    tokenizer, model = load_model(job.checkpoint, bio_labels(job.keep if job.keep is not None else job.types),
+                                  compute, dtype=torch.float32)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions is not None and settings.max_length > positions - 2:
+        raise ConfigError("training.max_length", f"{settings.max_length} is more than the {positions - 2} subword "
+                          f"positions of {job.checkpoint}")
+    windows, labels = labelled_windows(tokenizer, job.train_file, job.types, settings.max_length, job.keep,
+                                       settings.train_size, settings.seed)
+    dev, types = read_conll(job.dev_file, job.types), job.types
+    if job.keep is not None:
+        dev, types = keep_types(dev, job.keep), job.keep
+    run = _Training(compute, tokenizer, model, windows, labels, dev, types, shuffle=random.Random(settings.seed),
+                    forward=torch.compile(model, dynamic=True) if settings.compile else model)
+    run.optimizer, run.scheduler = _optimizer_and_schedule(model, settings, len(windows))
+    return run
 
 
-def _device_and_precision(hp: Mapping[str, Any]) -> tuple[torch.device, torch.dtype | None]:
-    """CUDA when present (TF32 matmuls on), else CPU; bf16 autocast on a GPU that has it, fp32 on CPU."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    precision = hp.get("precision", "auto")
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return device, torch.bfloat16
-    return device, None
+def _optimizer_and_schedule(model, settings: TrainingSettings, windows: int):
+    """AdamW (no weight decay on biases and layer norms) with a linear warm-up and decay over all steps."""
+    from transformers import get_linear_schedule_with_warmup
+
+    no_decay = ("bias", "LayerNorm", "layer_norm")
+    decay = [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)]
+    rest = [p for n, p in model.named_parameters() if any(k in n for k in no_decay)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=settings.learning_rate,
+        fused=True,  # one kernel for all parameters (CUDA and, since torch 2.4, CPU)
+    )
+    batches_per_epoch = -(-windows // settings.batch_size)
+    steps_per_epoch = -(-batches_per_epoch // settings.gradient_accumulation_steps)
+    total_steps = steps_per_epoch * settings.epochs
+    return optimizer, get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
+
+
+def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict:
+    """One pass over the training windows in length-grouped batches; the epoch's record (loss, speed)."""
+    started = time.perf_counter()
+    model, device, accumulation = run.model, run.compute.device, settings.gradient_accumulation_steps
+    parameters = list(model.parameters())  # listed once, not walked through every module at every step
+    lengths, pad = [len(w) for w in run.windows], run.tokenizer.pad_token_id
+    model.train()
+    loss_sum, tokens = torch.zeros((), device=device), 0
+    batches = length_grouped_batches(lengths, settings.batch_size, run.shuffle)
+    for index, batch in enumerate(batches):
+        inputs = collate([run.windows[i] for i in batch], pad, [run.labels[i] for i in batch])
+        tokens += sum(lengths[i] for i in batch)
+        inputs = {key: value.to(device, non_blocking=True) for key, value in inputs.items()}
+        with run.compute.autocast_context():
+            loss = run.forward(**inputs).loss
+        (loss / accumulation).backward()
+        loss_sum += loss.detach()  # no .item() per step: no host-device synchronisation
+        if (index + 1) % accumulation == 0 or index + 1 == len(batches):
+            torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
+            run.optimizer.step()
+            run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
+    seconds = time.perf_counter() - started
+    return {"epoch": epoch + 1, "train_loss": loss_sum.item() / len(batches),
+            "train_tokens_per_second": round(tokens / seconds, 1), "started": started}
+
+
+def _score_dev(run: _Training, settings: TrainingSettings) -> dict:
+    """The dev set scored in the precision training uses (conlleval convention)."""
+    predicted = predict_tags(run.model, run.tokenizer, [s.tokens for s in run.dev], settings.max_length,
+                             settings.eval_batch_size, run.compute)
+    return score([s.tags for s in run.dev], predicted, types=run.types)
+
+
+# -- the resumable state ----------------------------------------------------------------------
+
+def _start_fingerprint(checkpoint: str, keep: Sequence[str] | None) -> list:
+    """What a saved state must have started from to be resumed: the label set, and the starting
+    checkpoint's files (name, size, modification time), which change when it is rebuilt, e.g. the
+    model of another cell in sequential transfer. A hub id stands for itself."""
+    folder = Path(checkpoint)
+    files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()) if folder.is_dir() else []
+    return [list(keep) if keep is not None else None, [list(f) for f in files]]
+
+
+def _resume(run: _Training, job: FineTune, settings: TrainingSettings, start: list) -> None:
+    """Continue from a saved state, if there is one for the same settings, checkpoint and starting files."""
+    if not job.state_file.exists():
+        return
+    state = torch.load(job.state_file, weights_only=False, map_location=run.compute.device)
+    if (state["hyperparameters"] != settings.record() or state["checkpoint"] != str(job.checkpoint)
+            or state.get("start") != start):
+        return
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.shuffle.setstate(state["shuffle"])
+    torch.set_rng_state(state["torch_rng"])
+    run.history, run.first_epoch = state["history"], state["epoch"] + 1
+    print(f"resuming after epoch {run.first_epoch} from {job.state_file}", flush=True)
+
+
+def _save_state(run: _Training, job: FineTune, settings: TrainingSettings, epoch: int, start: list) -> None:
+    """Write the state under a temporary name, then move it into place: a kill never leaves half a state."""
+    job.state_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = job.state_file.with_suffix(".partial")
+    torch.save(
+        {
+            "epoch": epoch, "hyperparameters": settings.record(), "checkpoint": str(job.checkpoint), "history": run.history,
+            "start": start,
+            "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+            "shuffle": run.shuffle.getstate(), "torch_rng": torch.get_rng_state(),
+        },
+        partial,
+    )
+    partial.replace(job.state_file)
 
 
 @contextmanager
@@ -99,176 +321,39 @@ def _stop_requests():
             signal.signal(sig, handler)
 
 
-def _start_fingerprint(checkpoint: str, keep: Sequence[str] | None) -> list:
-    """What a saved state must have started from to be resumed: the label set, and the starting
-    checkpoint's files (name, size, modification time), which change when it is rebuilt, e.g. the
-    model of another cell in sequential transfer. A hub id stands for itself."""
-    folder = Path(checkpoint)
-    files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()) if folder.is_dir() else []
-    return [list(keep) if keep is not None else None, [list(f) for f in files]]
+# -- the outputs --------------------------------------------------------------------------------
+
+SAVE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def train(
-    checkpoint: str,
-    train_file: str,
-    dev_file: str,
-    types: Sequence[str],
-    hp: Mapping[str, Any],
-    output: str | Path,
-    state_dir: str | Path | None = None,
-    cell: Mapping[str, Any] | None = None,
-    model_output: str | Path | None = None,
-    save_state_every_seconds: float = 0.0,
-    keep: Sequence[str] | None = None,
-) -> dict:
-    """Fine-tune `checkpoint` on `train_file`; write the records into `output`, the model into `model_output`.
-
-    `model_output` defaults to `output/model`. The workflow keeps it apart so that a finished
-    model can be deleted after its evaluations without touching the records.
-    The resumable state is saved after an epoch once `save_state_every_seconds` have passed since
-    the last save (0: every epoch), and always when a stop signal came. For xlm-roberta-base the
-    state (model and optimizer) is 3.3 GB: written every epoch it would double a GPU epoch.
-    `keep`: a label set, the types trained and scored (others become O); `hp["train_size"]`:
-    train on a seed-dependent subset of that many sentences (or that fraction).
-    """
-    state_dir = Path(state_dir or Path(output).with_name(Path(output).name + ".state"))
-    with exclusive(state_dir, f"the resumable state of {output}"), _stop_requests() as stop_signals:
-        return _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell, model_output,
-                      save_state_every_seconds, stop_signals, keep)
-
-
-def _train(checkpoint, train_file, dev_file, types, hp, output, state_dir, cell, model_output,
-           save_state_every_seconds, stop_signals, keep) -> dict:
-    output, started = Path(output), time.perf_counter()
-    model_output = Path(model_output) if model_output else output / "model"
-    state_path = Path(state_dir) / RESUME_FILE
-    labels = bio_labels(keep if keep is not None else types)
-    from transformers import get_linear_schedule_with_warmup, set_seed
-
-    set_seed(hp["seed"])
-    device, autocast_dtype = _device_and_precision(hp)
-    tokenizer, model = load_model(checkpoint, labels, dtype=torch.float32)  # fp32 weights; autocast does bf16
-    model.to(device)
-    windows, window_labels = _labelled_windows(tokenizer, train_file, types, hp["max_length"], keep,
-                                               hp.get("train_size"), hp["seed"])
-    dev = read_conll(dev_file, types)
-    if keep is not None:
-        dev, types = keep_types(dev, keep), keep
-
-    parameters = list(model.parameters())  # listed once, not walked through every module at every step
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
-    rest = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm", "layer_norm"))]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
-        lr=hp["learning_rate"],
-        fused=True,  # one kernel for all parameters (CUDA and, since torch 2.4, CPU)
-    )
-    accumulation = hp.get("gradient_accumulation_steps", 1)
-    batches_per_epoch = -(-len(windows) // hp["batch_size"])
-    steps_per_epoch = -(-batches_per_epoch // accumulation)
-    total_steps = steps_per_epoch * hp["epochs"]
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(hp["warmup_ratio"] * total_steps), total_steps)
-    forward = torch.compile(model, dynamic=True) if hp.get("compile", False) else model
-    shuffle = random.Random(hp["seed"])
-    history: list[dict] = []
-    first_epoch = 0
-
-    start = _start_fingerprint(checkpoint, keep)  # before training: the files of the checkpoint it starts from
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False, map_location=device)
-        if (state["hyperparameters"] == dict(hp) and state["checkpoint"] == str(checkpoint)
-                and state.get("start") == start):
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            shuffle.setstate(state["shuffle"])
-            torch.set_rng_state(state["torch_rng"])
-            history, first_epoch = state["history"], state["epoch"] + 1
-            print(f"resuming after epoch {first_epoch} from {state_path}", flush=True)
-
-    lengths, pad = [len(w) for w in windows], tokenizer.pad_token_id
-    eval_every = hp.get("eval_every", 1)
-    dev_scores = None
-    last_save = time.perf_counter()
-    for epoch in range(first_epoch, hp["epochs"]):
-        epoch_start = time.perf_counter()
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        tokens = 0
-        batches = length_grouped_batches(lengths, hp["batch_size"], shuffle)
-        for index, batch in enumerate(batches):
-            inputs = collate([windows[i] for i in batch], pad, [window_labels[i] for i in batch])
-            tokens += sum(lengths[i] for i in batch)
-            inputs = {key: value.to(device, non_blocking=True) for key, value in inputs.items()}
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                loss = forward(**inputs).loss
-            (loss / accumulation).backward()
-            loss_sum += loss.detach()  # no .item() per step: no host-device synchronisation
-            if (index + 1) % accumulation == 0 or index + 1 == len(batches):
-                torch.nn.utils.clip_grad_norm_(parameters, hp["max_grad_norm"])
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-        train_seconds = time.perf_counter() - epoch_start
-        record = {"epoch": epoch + 1, "train_loss": loss_sum.item() / len(batches),
-                  "train_tokens_per_second": round(tokens / train_seconds, 1)}
-        dev_scores = None
-        if (epoch + 1) % eval_every == 0 or epoch + 1 == hp["epochs"]:  # dev scoring need not run every epoch
-            dev_scores = evaluate_sentences(model, tokenizer, dev, types, hp)
-            record.update(dev_precision=dev_scores["precision"], dev_recall=dev_scores["recall"], dev_f1=dev_scores["f1"])
-        record["seconds"] = round(time.perf_counter() - epoch_start, 3)
-        history.append(record)
-        print(json.dumps(record), flush=True)
-        stopping = bool(stop_signals)
-        due = time.perf_counter() - last_save >= save_state_every_seconds
-        if epoch + 1 < hp["epochs"] and (stopping or due):
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            partial = state_path.with_suffix(".partial")
-            torch.save(
-                {
-                    "epoch": epoch, "hyperparameters": dict(hp), "checkpoint": str(checkpoint), "history": history,
-                    "start": start,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "shuffle": shuffle.getstate(), "torch_rng": torch.get_rng_state(),
-                },
-                partial,
-            )
-            partial.replace(state_path)
-            last_save = time.perf_counter()
-        if stopping and epoch + 1 < hp["epochs"]:
-            raise SystemExit(f"stopped by signal {stop_signals[0]} after epoch {epoch + 1}; state saved in {state_path}")
-
-    if dev_scores is None:  # resumed after the last epoch: score the finished model once more
-        dev_scores = evaluate_sentences(model, tokenizer, dev, types, hp)
+def _write_outputs(run: _Training, job: FineTune, settings: TrainingSettings, dev_scores: dict, seconds: float) -> None:
+    """The model (with a card) and the records (epochs, dev metrics, settings), each folder moved into place whole."""
     summary = {
-        **(cell or {}),
-        "checkpoint_path": str(checkpoint),
-        "train_file": str(train_file),
-        "dev_file": str(dev_file),
-        "hyperparameters": dict(hp),
-        "train_windows": len(windows),
-        "train_sentences": len({w.sentence for w in windows}),
-        "device": str(device),
-        "seconds": round(time.perf_counter() - started, 3),
+        **job.cell,
+        "checkpoint_path": str(job.checkpoint),
+        "train_file": str(job.train_file),
+        "dev_file": str(job.dev_file),
+        "hyperparameters": settings.record(),
+        "train_windows": len(run.windows),
+        "train_sentences": len({w.sentence for w in run.windows}),
+        "device": str(run.compute.device),
+        "seconds": round(seconds, 3),
     }
-    save_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[hp.get("save_dtype", "float32")]
 
     def save_model(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        model.to(save_dtype).save_pretrained(folder)  # bf16/fp16 halve the disk of 150 checkpoints
-        tokenizer.save_pretrained(folder)
+        run.model.to(SAVE_DTYPES[settings.save_dtype]).save_pretrained(folder)  # bf16/fp16 halve the disk of 150 checkpoints
+        run.tokenizer.save_pretrained(folder)
         (folder / "README.md").write_text(model_card(summary, dev_scores, None), encoding="utf-8")
 
-    inside = model_output == output / "model"
+    inside = job.model_folder == Path(job.output) / MODEL
     if not inside:
-        with atomic_directory(model_output) as folder:
+        with atomic_directory(job.model_folder) as folder:
             save_model(folder)
-    with atomic_directory(output) as folder:
+    with atomic_directory(job.output) as folder:
         if inside:
-            save_model(folder / "model")
-        with atomic_write(folder / "epochs.jsonl") as out:
-            out.writelines(json.dumps(record) + "\n" for record in history)
-        write_json(folder / "dev_metrics.json", dev_scores)
-        write_json(folder / "train_config.json", summary)
-    state_path.unlink(missing_ok=True)
-    return dev_scores
+            save_model(folder / MODEL)
+        with atomic_write(folder / EPOCHS) as out:
+            out.writelines(json.dumps(record) + "\n" for record in run.history)
+        write_json(folder / DEV_METRICS, dev_scores)
+        write_json(folder / TRAIN_CONFIG, summary)

@@ -1,8 +1,8 @@
 """Warm starts: run `nertransfer` jobs in a process that has already imported torch.
 
-Every Snakemake job is a process, and importing torch and transformers costs about 3.5 s on
-2 CPU cores: more than evaluating a tiny model on a test set. With a hundred evaluation cells in
-the default matrix that is most of the run. So for a local run the workflow starts this server
+Every Snakemake job is a process, and importing torch and transformers costs seconds: more than
+evaluating a tiny model on a test set (bench/warm_start.py measures it). With a hundred evaluation
+cells in the default matrix that is most of the run. So for a local run the workflow starts this server
 once (`onstart`); a job's `nertransfer train|evaluate|build-recipe` process connects to its
 Unix socket and hands over its arguments, working directory, environment and standard streams;
 the server forks a child (torch already imported, no thread pool started yet) that runs the

@@ -1,4 +1,4 @@
-# Starting checkpoints: built offline from a recipe, or downloaded once on the submit host.
+# Starting checkpoints: built offline from a recipe, downloaded once on the submit host, or adapted.
 
 
 rule build_recipe:
@@ -8,13 +8,13 @@ rule build_recipe:
     input:
         ancient([EXP.dataset.file(language, "train") for language in EXP.dataset.languages]),
     output:
-        directory(f"{WORK}/checkpoints/{{recipe}}"),
+        directory(L.checkpoint("{recipe}")),
     params:
         settings=lambda w: canonical_json(EXP.checkpoints[w.recipe].recipe),
     wildcard_constraints:
-        recipe=_alternatives(RECIPES),
+        recipe=_alternatives(name for name, c in EXP.checkpoints.items() if c.kind == "recipe"),
     log:
-        f"{WORK}/logs/build_recipe/{{recipe}}.log",
+        L.log("build_recipe", "{recipe}"),
     localrule: True
     threads: 2
     shell:
@@ -22,55 +22,33 @@ rule build_recipe:
 
 
 rule prefetch_checkpoint:
+    # One download per repository and revision, whichever checkpoints (and languages) name it.
     output:
-        directory(f"{WORK}/checkpoints/{{hub}}"),
-    params:
-        repo=lambda w: EXP.checkpoints[w.hub].source,
-        revision=lambda w: EXP.checkpoints[w.hub].revision or "main",
+        directory(L.hub_checkpoint("{repo}", "{revision}")),
     wildcard_constraints:
-        hub=_alternatives(HUB),
+        repo=r"[^/]+/[^/]+",
+        revision=r"[^/]+",
     log:
-        f"{WORK}/logs/prefetch/{{hub}}.log",
+        L.log("prefetch", "{repo}", "{revision}"),
     localrule: True
     shell:
-        "nertransfer prefetch --hub {params.repo:q} --revision {params.revision:q} --output {output:q} > {log:q} 2>&1"
-
-
-rule prefetch_language_checkpoint:
-    output:
-        directory(f"{WORK}/checkpoints/{{template}}/{{language}}"),
-    params:
-        repo=lambda w: EXP.checkpoints[w.template].hub_id(w.language, EXP.dataset),
-        revision=lambda w: EXP.checkpoints[w.template].revision or "main",
-    wildcard_constraints:
-        template=_alternatives(HUB_PER_LANGUAGE),
-    log:
-        f"{WORK}/logs/prefetch/{{template}}/{{language}}.log",
-    localrule: True
-    shell:
-        "nertransfer prefetch --hub {params.repo:q} --revision {params.revision:q} --output {output:q} > {log:q} 2>&1"
-
-
-def adapt_source(wildcards):
-    """The checkpoint that language-adaptive pretraining continues (built, downloaded or a path)."""
-    source = EXP.checkpoints[EXP.checkpoints[wildcards.adapted].source]
-    return source.source if source.kind == "path" else f"{WORK}/checkpoints/{source.name}"
+        "nertransfer prefetch --hub {wildcards.repo:q} --revision {wildcards.revision:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule adapt_checkpoint:
     # Language-adaptive pretraining: masked-LM training continued on one language's training
     # text. A new starting checkpoint per language; editing that text reruns it and its cells.
     input:
-        checkpoint=adapt_source,
+        checkpoint=lambda w: EXP.start_dir(EXP.checkpoints[w.adapted].source),
         text=EXP.dataset.path.replace("{split}", "train"),
     output:
-        directory(f"{WORK}/checkpoints/{{adapted}}/{{language}}"),
+        directory(L.checkpoint("{adapted}", "{language}")),
     params:
-        settings=lambda w: canonical_json(EXP.checkpoints[w.adapted].adapt),
+        settings=lambda w: canonical_json(EXP.adaptation_settings(w.adapted)),
     wildcard_constraints:
-        adapted=_alternatives(ADAPTED),
+        adapted=_alternatives(name for name, c in EXP.checkpoints.items() if c.kind == "adapt"),
     log:
-        f"{WORK}/logs/adapt/{{adapted}}/{{language}}.log",
+        L.log("adapt", "{adapted}", "{language}"),
     threads: 1
     resources:
         gpus=1,

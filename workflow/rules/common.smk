@@ -1,5 +1,4 @@
-# Validate the config once and expand the matrix; every other rule file reads EXP and CELLS.
-import json
+# Check the config once and expand the matrix; every other rule file reads EXP, CELLS and L (paths).
 import os
 import re
 import shlex
@@ -9,12 +8,10 @@ from pathlib import Path
 import yaml
 from snakemake.exceptions import WorkflowError
 
+from nertransfer import layout
 from nertransfer.config import ConfigError, canonical_json, check_schema, load_experiment
 from nertransfer.job_processes import stop_jobs_on_interrupt
 from nertransfer.warm import WarmServer
-from nertransfer.analysis import effect_stem
-from nertransfer.axes_tables import axes_table_names
-from nertransfer.tables import table_names
 
 # The schema is checked by nertransfer.config rather than snakemake.utils.validate: one line naming
 # the key, and integers that are integers (validate lets `epochs: 2.0` through).
@@ -26,16 +23,11 @@ except ConfigError as error:
 
 CELLS = {cell.id: cell for cell in EXP.cells()}
 TRAIN_LANGUAGES = sorted({cell.train_language for cell in CELLS.values()})  # of every block, not the first only
-WORK = EXP.work_dir
-RESULTS = EXP.results_dir
+L = EXP.layout
 TYPES = " ".join(map(shlex.quote, EXP.dataset.types))  # names checked by the schema; quoted all the same
-RECIPES = [name for name, c in EXP.checkpoints.items() if c.kind == "recipe"]
-HUB = [name for name, c in EXP.checkpoints.items() if c.kind == "hub" and not c.per_language]
-HUB_PER_LANGUAGE = [name for name, c in EXP.checkpoints.items() if c.kind == "hub" and c.per_language]
-ADAPTED = [name for name, c in EXP.checkpoints.items() if c.kind == "adapt"]
 
 # The package's console script sits beside the Python running Snakemake; jobs find it there
-# even when the environment was not activated. Jobs never reach a hub: prefetch rules did.
+# even when the environment was not activated. Jobs never reach a hub: the prefetch rule did.
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -58,43 +50,39 @@ def cell_axes(cell, **extra):
     return shlex.quote(canonical_json({**cell.axes(), **extra}))
 
 
-def metrics_files():
-    return [
-        f"{WORK}/runs/{cell_id}/eval/{language}/metrics.json"
-        for cell_id, cell in CELLS.items()
-        for language in EXP.evaluation_languages(cell)
-    ]
-
-
-def card_files():
-    return [f"{WORK}/runs/{cell_id}/README.md" for cell_id in CELLS]
-
-
-def table_files():
-    """Every table and figure of the experiment: the zero-shot matrices, the axes' and the analyses'."""
-    cells = list(CELLS.values())
-    grid = any(cell.grid_point for cell in cells)
-    curve = any(cell.train_size != "full" for cell in cells)
-    names = table_names(EXP.dataset.types) + axes_table_names(grid, curve)
-    if EXP.analyses.get("overlap"):
-        names += [f"{stem}{ext}" for stem in ("overlap", "overlap_correlation") for ext in (".csv", ".md", ".tex")]
-        names += ["overlap_scatter.png"]
-    for pair in EXP.analyses.get("checkpoint_effects", []):
-        names += [f"{effect_stem(pair['checkpoint'], pair['baseline'])}{ext}" for ext in (".csv", ".md", ".tex")]
-    return [f"{RESULTS}/{name}" for name in names]
-
-
-# results/ is committed; on a fresh clone it exists and work/ does not, and Snakemake does not
-# rerun a job because intermediate files are missing (nor for outputs nobody asks for). The tables
-# rule also writes this marker beside the work it was made from, and the default target asks for
-# it, so `snakemake` on a clone makes the tables (and all they need) again.
-TABLES_MADE = f"{WORK}/tables/{RESULTS}.done"
-
-
 def label_set_option(cell):
     """`--keep-types ...` for a cell with a label set, nothing otherwise."""
     return f" --keep-types {' '.join(map(shlex.quote, EXP.types(cell)))}" if cell.label_set != "all" else ""
 
+
+def metrics_files():
+    return [L.metrics(cell_id, language) for cell_id, cell in CELLS.items() for language in EXP.evaluation_languages(cell)]
+
+
+def results(names):
+    return [L.result(name) for name in names]
+
+
+def zero_shot_tables():
+    """The tables rule's outputs: the zero-shot matrices, and the grid and learning-curve tables when used."""
+    names = layout.zero_shot_names(EXP.dataset.types)
+    names += layout.grid_names() if any(cell.grid_point for cell in CELLS.values()) else []
+    names += layout.learning_curve_names() if any(cell.train_size != "full" for cell in CELLS.values()) else []
+    return results(names)
+
+
+def analysis_tables():
+    """The analyses' outputs, as the config asks for them."""
+    names = layout.overlap_names() if EXP.analyses.get("overlap") else []
+    for pair in EXP.analyses.get("checkpoint_effects", []):
+        names += layout.effect_names(pair["checkpoint"], pair["baseline"])
+    return results(names)
+
+
+# results/ is committed; on a fresh clone it exists and work/ does not, and Snakemake does not
+# rerun a job because intermediate files are missing (nor for outputs nobody asks for). The tables
+# rule also writes a marker beside the work it was made from (L.tables_made), which the default
+# target asks for, so `snakemake` on a clone makes the tables (and all they need) again.
 
 LOCAL_RUN = {}
 
@@ -106,7 +94,7 @@ def start_local_run():
         return
     stop_jobs_on_interrupt()
     if config.get("warm_start", True):
-        LOCAL_RUN["warm"] = WarmServer.start(f"{WORK}/logs/warm_server.log")
+        LOCAL_RUN["warm"] = WarmServer.start(L.log("warm_server"))
 
 
 def end_local_run():

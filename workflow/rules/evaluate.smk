@@ -5,20 +5,21 @@
 def evaluate_arguments(cell, language):
     hp = EXP.hyperparameters(cell)
     axes = cell_axes(cell, eval_language=language)
-    return f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --cell {axes}" + label_set_option(cell)
+    return (f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --precision {hp['precision']} --cell {axes}"
+            + label_set_option(cell))
 
 
 rule evaluate:
     input:
-        model=f"{WORK}/runs/{{cell}}/model",
+        model=L.model("{cell}"),
         test=EXP.dataset.path.replace("{split}", "test"),  # a pattern, not a function per job
     output:
-        predictions=f"{WORK}/runs/{{cell}}/eval/{{language}}/predictions.conll",
-        metrics=f"{WORK}/runs/{{cell}}/eval/{{language}}/metrics.json",
+        predictions=L.predictions("{cell}", "{language}"),
+        metrics=L.metrics("{cell}", "{language}"),
     params:
         args=lambda w: evaluate_arguments(CELLS[w.cell], w.language),  # one params function: see train
     log:
-        f"{WORK}/logs/evaluate/{{cell}}/{{language}}.log",
+        L.log("evaluate", "{cell}", "{language}"),
     threads: 1
     resources:
         gpus=1,
@@ -30,10 +31,10 @@ rule evaluate:
 rule card:
     # The model card with dev and test (own-language) metrics, beside the cell's model.
     input:
-        run=f"{WORK}/runs/{{cell}}/train",
-        test=lambda w: f"{WORK}/runs/{w.cell}/eval/{CELLS[w.cell].train_language}/metrics.json",
+        run=L.records("{cell}"),
+        test=lambda w: L.metrics(w.cell, CELLS[w.cell].train_language),
     output:
-        f"{WORK}/runs/{{cell}}/README.md",
+        L.card("{cell}"),
     localrule: True
     shell:
         "nertransfer card --run {input.run:q} --test-metrics {input.test:q} --output {output:q}"

@@ -4,16 +4,16 @@
 rule tables:
     input:
         metrics=metrics_files(),
-        runs=[f"{WORK}/runs/{cell_id}/train" for cell_id in CELLS],
-        cards=card_files(),
+        records=[L.records(cell_id) for cell_id in CELLS],
+        cards=[L.card(cell_id) for cell_id in CELLS],
     output:
-        tables=[path for path in table_files() if not Path(path).name.startswith(("overlap", "effect_"))],
-        made=TABLES_MADE,  # see common.smk
+        tables=zero_shot_tables(),
+        made=L.tables_made,  # see common.smk
     log:
-        f"{WORK}/logs/tables.log",
+        L.log("tables"),
     localrule: True
     shell:
-        "nertransfer tables --metrics {input.metrics:q} --runs {input.runs:q} --types {TYPES} --output-dir {RESULTS:q}"
+        "nertransfer tables --metrics {input.metrics:q} --runs {input.records:q} --types {TYPES} --output-dir {L.results:q}"
         " > {log:q} 2>&1 && touch {output.made:q}"
 
 
@@ -22,33 +22,33 @@ rule tables:
 
 rule overlap:
     input:
-        cells=f"{RESULTS}/cells.csv",
+        cells=L.result(layout.CELLS_TABLE),
         train=[EXP.dataset.file(language, "train") for language in TRAIN_LANGUAGES],
         test=[EXP.dataset.file(language, "test") for language in EXP.eval_languages],
     output:
-        [path for path in table_files() if Path(path).name.startswith("overlap")],
+        results(layout.overlap_names()),
     params:
         train=[f"{language}={EXP.dataset.file(language, 'train')}" for language in TRAIN_LANGUAGES],
         test=[f"{language}={EXP.dataset.file(language, 'test')}" for language in EXP.eval_languages],
     log:
-        f"{WORK}/logs/overlap.log",
+        L.log("overlap"),
     localrule: True
     shell:
         "nertransfer overlap --cells {input.cells:q} --train {params.train:q} --test {params.test:q} --types {TYPES}"
-        " --output-dir {RESULTS:q} > {log:q} 2>&1"
+        " --output-dir {L.results:q} > {log:q} 2>&1"
 
 
 rule checkpoint_effect:
     input:
-        cells=f"{RESULTS}/cells.csv",
+        cells=L.result(layout.CELLS_TABLE),
     output:
-        multiext(f"{RESULTS}/effect_{{checkpoint}}_vs_{{baseline}}", ".csv", ".md", ".tex"),
+        results(layout.effect_names("{checkpoint}", "{baseline}")),
     wildcard_constraints:
         checkpoint=_alternatives(EXP.checkpoints),
         baseline=_alternatives(EXP.checkpoints),
     log:
-        f"{WORK}/logs/effect_{{checkpoint}}_vs_{{baseline}}.log",
+        L.log(layout.effect_stem("{checkpoint}", "{baseline}")),
     localrule: True
     shell:
         "nertransfer effect --cells {input.cells:q} --checkpoint {wildcards.checkpoint:q} --baseline {wildcards.baseline:q}"
-        " --output-dir {RESULTS:q} > {log:q} 2>&1"
+        " --output-dir {L.results:q} > {log:q} 2>&1"

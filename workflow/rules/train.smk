@@ -1,4 +1,4 @@
-# Fine-tuning: one job per cell (checkpoint x training language x seed).
+# Fine-tuning: one job per cell (checkpoint x training language x seed, and the further axes).
 
 
 def train_inputs(wildcards):
@@ -28,13 +28,13 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        records=directory(f"{WORK}/runs/{{cell}}/train"),
-        model=model_folder(f"{WORK}/runs/{{cell}}/model"),
+        records=directory(L.records("{cell}")),
+        model=model_folder(L.model("{cell}")),
     params:
         # one params function, not three: Snakemake inspects each one per job, even in a dry run
         args=lambda w: train_arguments(CELLS[w.cell]),
     log:
-        f"{WORK}/logs/train/{{cell}}.log",
+        L.log("train", "{cell}"),
     threads: 1  # one torch thread per job: parallel jobs, not oversubscribed cores (override with --set-threads)
     resources:
         gpus=1,

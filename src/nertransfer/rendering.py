@@ -1,0 +1,88 @@
+"""Writing a table as CSV, Markdown and LaTeX, pairing means with their spread, and saving figures (no torch).
+
+The toolkit every table of the package is written with: the zero-shot tables, the grid search,
+learning curves and the analyses. pandas and matplotlib are loaded on use, so that importing the
+package (as the workflow does, for the names of its outputs) stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .files import atomic_write
+from .layout import TABLE_FORMATS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def mean_pm_std(table: "pd.DataFrame") -> "pd.DataFrame":
+    """Pair each `*_mean` column with its `*_std` as one 'mean ± std' text column, for reading."""
+    import pandas as pd
+
+    shown = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        if column.endswith("_mean"):
+            name = column[: -len("_mean")]
+            std = table[f"{name}_std"]
+            shown[name.replace("_f1", " F1").replace("f1", "F1")] = [
+                "–" if pd.isna(m) else f"{m:.2f}" + ("" if pd.isna(s) else f" ± {s:.2f}") for m, s in zip(table[column], std)]
+    return shown
+
+
+def write_table(table: "pd.DataFrame", stem: Path, caption: str, shown: "pd.DataFrame | None" = None,
+                floatfmt: str | tuple = ".2f") -> list[Path]:
+    """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table, each written atomically.
+
+    `shown`: what Markdown and LaTeX show instead of the numbers (e.g. `mean_pm_std`); `floatfmt`:
+    the Markdown number format, or one per column (index columns first).
+    """
+    shown = (table if shown is None else shown).rename_axis(index=[name.replace("_", " ") for name in table.index.names])
+    latex = shown.map(lambda value: value.replace("±", r"$\pm$") if isinstance(value, str) else value)
+    paths = [stem.with_suffix(ext) for ext in TABLE_FORMATS]
+    with atomic_write(paths[0]) as out:
+        table.round(4).to_csv(out)
+    with atomic_write(paths[1]) as out:
+        out.write(f"{caption}\n\n{shown.reset_index().to_markdown(index=False, floatfmt=floatfmt, missingval='–')}\n")
+    with atomic_write(paths[2]) as out:
+        out.write(latex.to_latex(float_format="%.2f", caption=caption.replace("±", r"$\pm$"),
+                                 label=f"tab:{stem.name.replace('_', '-')}", na_rep="--"))
+    return paths
+
+
+def heatmap(table: "pd.DataFrame", path: Path, title: str) -> Path:
+    """A PNG heatmap of a matrix table (F1 x 100), each cell annotated with its value."""
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, columns = table.shape
+    figure, plot = plt.subplots(figsize=(max(4.0, 2.0 + 0.6 * columns), max(3.0, 1.5 + 0.4 * rows)), dpi=120, layout="constrained")
+    image = plot.imshow(table.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    plot.set_xticks(range(columns), table.columns)
+    plot.set_yticks(range(rows), ["/".join(map(str, index)) if isinstance(index, tuple) else str(index) for index in table.index])
+    plot.set_xlabel("evaluation language")
+    plot.set_ylabel("checkpoint / training language")
+    for i in range(rows):
+        for j in range(columns):
+            value = table.iat[i, j]
+            if pd.notna(value):
+                plot.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 60 else "black", fontsize=7)
+    plot.set_title(title)
+    figure.colorbar(image, ax=plot, label="F1")
+    return save_figure(figure, path)
+
+
+def save_figure(figure, path: Path) -> Path:
+    """Save a matplotlib figure as PNG under a temporary name, then move it into place, and close it."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial.png")
+    figure.savefig(partial)
+    plt.close(figure)
+    partial.replace(path)
+    return path

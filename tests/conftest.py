@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import copy
 from collections import Counter
 from pathlib import Path
 
@@ -39,6 +40,45 @@ TINY_TRAINING = {
     "epochs": 2, "learning_rate": 5e-3, "batch_size": 16, "eval_batch_size": 64, "warmup_ratio": 0.1,
     "weight_decay": 0.01, "max_length": 64, "max_grad_norm": 1.0, "seed": 1,
 }
+
+
+# -- configs --------------------------------------------------------------------------------------
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def merged(*configs: dict) -> dict:
+    """Merge configs as Snakemake merges --configfile into the default (nested dicts update)."""
+    result: dict = {}
+    for config in configs:
+        for key, value in config.items():
+            if isinstance(value, dict) and isinstance(result.get(key), dict):
+                result[key] = merged(result[key], value)
+            else:
+                result[key] = copy.deepcopy(value)
+    return result
+
+
+SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+
+
+def schema_errors(config: dict) -> str:
+    """The one-line ConfigError of the schema check, or "" when the config's shape is right."""
+    from nertransfer.config import ConfigError, check_schema
+
+    try:
+        check_schema(config, SCHEMA)
+    except ConfigError as error:
+        return str(error)
+    return ""
+
+
+def axes_config(**experiment) -> dict:
+    config = merged(default_config(), {"label_sets": {"no-date": ["LOC", "ORG", "PER"]}})
+    config["experiment"] = {"dataset": "masakhaner-1.0", "checkpoints": ["tiny"], "train_languages": ["hau"], **experiment}
+    config.pop("analyses")
+    return config
 
 
 def cells_frame(rows: list[dict]):

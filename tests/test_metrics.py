@@ -199,7 +199,6 @@ def test_scoring_a_file_in_chunks_gives_the_numbers_of_scoring_it_whole(tmp_path
 
 def test_a_large_file_is_scored_in_memory_flat_in_its_size(tmp_path):
     """The file is streamed: a 40 MB prediction file needs a fraction of its size in memory (it took ~21x before)."""
-    import resource
 
     block = (DATA / "masakhaner-2.0" / "pcm" / "test.txt").read_text(encoding="utf-8").strip("\n") + "\n\n"
     three_columns = "\n".join(f"{line} {line.split()[1]}" if line else "" for line in block.split("\n"))

@@ -53,9 +53,9 @@ def cmd_train(args) -> None:
     _prepare_torch(args.threads)
     from .train import FineTune, TrainingSettings, train
 
-    job = FineTune(args.checkpoint, args.train, args.dev, args.types, Path(args.output),
-                   Path(args.model_output) if args.model_output else None, args.cell, args.keep_types,
-                   args.save_state_every_seconds)
+    job = FineTune(checkpoint=args.checkpoint, train_file=args.train, dev_file=args.dev, types=args.types,
+                   output=Path(args.output), model_output=Path(args.model_output) if args.model_output else None,
+                   cell=args.cell, keep=args.keep_types, save_state_every_seconds=args.save_state_every_seconds)
     train(job, TrainingSettings.from_mapping(args.hyperparameters))
 
 
@@ -133,13 +133,25 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES), help="entity types of the BIO tag set")
         return sub
 
-    def label_set(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--keep-types", nargs="+", help="a label set: train/score these types, the others become O")
+    _scoring_command(command)
+    _model_commands(command)
+    _workflow_commands(command)
+    _table_commands(command)
+    return parser
 
+
+def _label_set(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--keep-types", nargs="+", help="a label set: train/score these types, the others become O")
+
+
+def _scoring_command(command) -> None:
     sub = command("score", cmd_score, "score a CoNLL prediction file; print precision, recall, F1 as JSON")
     sub.add_argument("--gold", help="gold `token TAG` file (omit for a `token GOLD PRED` file)")
     sub.add_argument("--pred", required=True, help="`token PRED` file aligned with GOLD, or `token GOLD PRED`")
 
+
+def _model_commands(command) -> None:
+    """The steps that run a model (torch): build the recipe, fine-tune, evaluate, adapt."""
     sub = command("build-recipe", cmd_build_recipe, "build the offline tiny-xlmr starting checkpoint")
     sub.add_argument("--train-files", nargs="+", required=True)
     sub.add_argument("--settings", type=_json, default={}, help="recipe settings as JSON")
@@ -158,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="save the resumable state after an epoch once this long has passed since the last save "
                           "(default 0: every epoch); always on SIGTERM/SIGUSR2")
     sub.add_argument("--threads", type=int)
-    label_set(sub)
+    _label_set(sub)
 
     sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it")
     sub.add_argument("--model", required=True)
@@ -170,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="as training.precision")
     sub.add_argument("--cell", type=_json, default={})
     sub.add_argument("--threads", type=int)
-    label_set(sub)
+    _label_set(sub)
 
     sub = command("adapt", cmd_adapt, "continue masked-LM training of a checkpoint on a language's text (adaptation)")
     sub.add_argument("--checkpoint", required=True)
@@ -179,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--output", required=True)
     sub.add_argument("--threads", type=int)
 
+
+def _workflow_commands(command) -> None:
+    """Steps around the models: cards, hub downloads, the warm server."""
     sub = command("card", cmd_card, "write a cell's model card with dev and test metrics")
     sub.add_argument("--run", required=True, help="the cell's training folder")
     sub.add_argument("--test-metrics", required=True)
@@ -193,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--socket", required=True, help="Unix socket path; jobs find it in $NERTRANSFER_WARM_SOCKET")
     sub.add_argument("--idle-seconds", type=float, default=120.0, help="exit after this long without a job")
 
+
+def _table_commands(command) -> None:
+    """Tables and the study's analyses (no torch)."""
     sub = command("tables", cmd_tables, "aggregate evaluation metrics into CSV, Markdown, LaTeX tables and heatmaps")
     sub.add_argument("--runs", nargs="*", default=[], help="fine-tune folders (dev metrics): grid and learning-curve tables")
     sub.add_argument("--metrics", nargs="+", required=True)
@@ -209,7 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--checkpoint", required=True)
     sub.add_argument("--baseline", required=True)
     sub.add_argument("--output-dir", required=True)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -17,9 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .layout import Layout
 from .experiment import (DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment,
                          canonical_json)  # noqa: F401  canonical_json: the rules take it from here
+from .layout import Layout
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.{}-]+$")
 
@@ -202,7 +202,7 @@ def _grid(grid: Mapping[str, list] | None, key: str) -> tuple[tuple[tuple[str, A
     return tuple(tuple(zip(names, values)) for values in itertools.product(*(grid[name] for name in names)))
 
 
-def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], dataset: Dataset, label_sets, key: str,
+def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], *, dataset: Dataset, label_sets, key: str,
            checkpoints: Mapping[str, "Checkpoint"]) -> Block:
     merged = {**defaults, **spec}
     crossed = merged.get("checkpoint_languages", "same")
@@ -260,38 +260,16 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
     """
     base = Path(base)
     spec = config["experiment"]
-    name = spec["dataset"]
-    if name not in config["datasets"]:
-        raise ConfigError("experiment.dataset", f"unknown dataset {name!r}; configured: {', '.join(config['datasets'])}")
-    raw = config["datasets"][name]
-    languages = raw["languages"]
-    if isinstance(languages, list):
-        languages = {language: language for language in languages}
-    dataset = Dataset(name, raw["path"], dict(languages), tuple(raw.get("types", DEFAULT_TYPES)))
-
-    label_sets = {}
-    for set_name, types in (config.get("label_sets") or {}).items():
-        if set_name == "all":
-            raise ConfigError("label_sets.all", "'all' is reserved for every type of the dataset; choose another name")
-        unknown = [t for t in types if t not in dataset.types]
-        if unknown:
-            raise ConfigError(f"label_sets.{set_name}", f"unknown type(s) {', '.join(unknown)}; dataset '{dataset.name}' "
-                              f"has {', '.join(dataset.types)}")
-        label_sets[set_name] = tuple(t for t in dataset.types if t in types)  # the dataset's order
+    dataset = _dataset(config, spec["dataset"])
+    label_sets = _label_sets(config.get("label_sets") or {}, dataset)
     axes = {k: v for k, v in spec.items() if k not in ("dataset", "eval_languages", "extra")}
     extras = spec.get("extra", [])
     names = list(dict.fromkeys([*axes["checkpoints"], *(n for extra in extras for n in extra.get("checkpoints", []))]))
     checkpoints = _checkpoints(names, config, dataset, base, "experiment.checkpoints")
-    blocks = [_block(axes, {}, dataset, label_sets, "experiment", checkpoints)]
-    blocks += [_block(extra, axes, dataset, label_sets, f"experiment.extra[{i}]", checkpoints) for i, extra in enumerate(extras)]
-    analyses = dict(config.get("analyses") or {})
-    for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
-        if pair["checkpoint"] == pair["baseline"]:
-            raise ConfigError(f"analyses.checkpoint_effects[{i}]", f"compares {pair['checkpoint']!r} with itself")
-        for role in ("checkpoint", "baseline"):
-            if pair[role] not in config.get("checkpoints", {}):
-                raise ConfigError(f"analyses.checkpoint_effects[{i}].{role}",
-                                  f"unknown checkpoint {pair[role]!r}; defined: " + ", ".join(config.get("checkpoints", {})))
+    context = dict(dataset=dataset, label_sets=label_sets, checkpoints=checkpoints)
+    blocks = [_block(axes, {}, key="experiment", **context)]
+    blocks += [_block(extra, axes, key=f"experiment.extra[{i}]", **context) for i, extra in enumerate(extras)]
+    analyses = _analyses(config)
     work_dir, results_dir = config.get("work_dir", "work"), config.get("results_dir", "results")
     if os.path.normpath(work_dir) == os.path.normpath(results_dir):
         raise ConfigError("results_dir", f"{results_dir!r} is also the work_dir: tables and work need folders of their own")
@@ -315,6 +293,41 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
     _check_windows_fit(experiment)
     experiment = _resolve_data(experiment, base, workflow_dir)
     return replace(experiment, analyses={**analyses, "checkpoint_effects": effects})
+
+
+def _dataset(config: Mapping[str, Any], name: str) -> Dataset:
+    if name not in config["datasets"]:
+        raise ConfigError("experiment.dataset", f"unknown dataset {name!r}; configured: {', '.join(config['datasets'])}")
+    raw = config["datasets"][name]
+    languages = raw["languages"]
+    if isinstance(languages, list):
+        languages = {language: language for language in languages}
+    return Dataset(name, raw["path"], dict(languages), tuple(raw.get("types", DEFAULT_TYPES)))
+
+
+def _label_sets(spec: Mapping[str, Any], dataset: Dataset) -> dict[str, tuple[str, ...]]:
+    label_sets = {}
+    for set_name, types in spec.items():
+        if set_name == "all":
+            raise ConfigError("label_sets.all", "'all' is reserved for every type of the dataset; choose another name")
+        unknown = [t for t in types if t not in dataset.types]
+        if unknown:
+            raise ConfigError(f"label_sets.{set_name}", f"unknown type(s) {', '.join(unknown)}; dataset '{dataset.name}' "
+                              f"has {', '.join(dataset.types)}")
+        label_sets[set_name] = tuple(t for t in dataset.types if t in types)  # the dataset's order
+    return label_sets
+
+
+def _analyses(config: Mapping[str, Any]) -> dict[str, Any]:
+    analyses = dict(config.get("analyses") or {})
+    for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
+        if pair["checkpoint"] == pair["baseline"]:
+            raise ConfigError(f"analyses.checkpoint_effects[{i}]", f"compares {pair['checkpoint']!r} with itself")
+        for role in ("checkpoint", "baseline"):
+            if pair[role] not in config.get("checkpoints", {}):
+                raise ConfigError(f"analyses.checkpoint_effects[{i}].{role}",
+                                  f"unknown checkpoint {pair[role]!r}; defined: " + ", ".join(config.get("checkpoints", {})))
+    return analyses
 
 
 def _check_windows_fit(experiment: Experiment) -> None:

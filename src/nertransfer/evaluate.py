@@ -35,7 +35,7 @@ def evaluate(
         sentences, types = keep_types(sentences, keep), keep
     compute = choose(precision)
     tokenizer, model = load_model(model_dir, compute=compute)
-    predicted = predict_tags(model, tokenizer, [s.tokens for s in sentences], max_length, batch_size, compute)
+    predicted = predict_tags(model, tokenizer, [s.tokens for s in sentences], max_length, batch_size=batch_size, compute=compute)
     gold = [s.tags for s in sentences]
     write_conll(predictions_file, [s.tokens for s in sentences], gold, predicted)
     metrics = {**(cell or {}), "model": str(model_dir), "test_file": str(test_file), **score_all_modes(gold, predicted, types)}

@@ -164,7 +164,8 @@ class Experiment:
                     starts = (block.checkpoint_languages or (language,)) if per_language else (None,)
                     for start, label_set, size, point, seed in itertools.product(
                             starts, block.label_sets, block.train_sizes, block.grid, block.seeds):
-                        cell = Cell(name, language, seed, start, label_set, size, point)
+                        cell = Cell(name, language, seed, checkpoint_language=start, label_set=label_set,
+                                    train_size=size, grid_point=point)
                         cells.setdefault(cell.id, cell)
         pending = list(cells.values())
         while pending:  # a sequential start is a fine-tune of its own, trained (and evaluated) too

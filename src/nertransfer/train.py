@@ -195,12 +195,13 @@ def _prepare(job: FineTune, settings: TrainingSettings) -> _Training:
     if positions is not None and settings.max_length > positions - 2:
         raise ConfigError("training.max_length", f"{settings.max_length} is more than the {positions - 2} subword "
                           f"positions of {job.checkpoint}")
-    windows, labels = labelled_windows(tokenizer, job.train_file, job.types, settings.max_length, job.keep,
-                                       settings.train_size, settings.seed)
+    windows, labels = labelled_windows(tokenizer, job.train_file, job.types, settings.max_length, keep=job.keep,
+                                       size=settings.train_size, seed=settings.seed)
     dev, types = read_conll(job.dev_file, job.types), job.types
     if job.keep is not None:
         dev, types = keep_types(dev, job.keep), job.keep
-    run = _Training(compute, tokenizer, model, windows, labels, dev, types, shuffle=random.Random(settings.seed),
+    run = _Training(compute=compute, tokenizer=tokenizer, model=model, windows=windows, labels=labels, dev=dev, types=types,
+                    shuffle=random.Random(settings.seed),
                     forward=torch.compile(model, dynamic=True) if settings.compile else model)
     run.optimizer, run.scheduler = _optimizer_and_schedule(model, settings, len(windows))
     return run
@@ -254,7 +255,7 @@ def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict
 def _score_dev(run: _Training, settings: TrainingSettings) -> dict:
     """The dev set scored in the precision training uses (conlleval convention)."""
     predicted = predict_tags(run.model, run.tokenizer, [s.tokens for s in run.dev], settings.max_length,
-                             settings.eval_batch_size, run.compute)
+                             batch_size=settings.eval_batch_size, compute=run.compute)
     return score([s.tags for s in run.dev], predicted, types=run.types)
 
 

@@ -130,20 +130,7 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
 
     running: dict[int, socket.socket] = {}  # child pid -> the job's connection
     starter = os.getppid()  # the Snakemake process that started the server
-
-    def stop(*_) -> None:
-        """Ask every child to stop (a fine-tune saves its state), give them a grace period, then kill the rest."""
-        for pid in running:
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while running and time.monotonic() < deadline:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-            running.pop(pid, None) if pid else time.sleep(0.05)
-        for pid in running:
-            os.kill(pid, signal.SIGKILL)
-        path.unlink(missing_ok=True)
-        os._exit(0)
-
+    stop = lambda *_: _stop_children(running, path)  # noqa: E731
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     last_activity = time.monotonic()
@@ -153,45 +140,74 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
         readable, _, _ = select.select([listener, *running.values()], [], [], 0.2)
         for connection in readable:
             if connection is listener:
-                accepted, _ = listener.accept()
-                try:
-                    message, fds, _, _ = socket.recv_fds(accepted, _LENGTH.size, 3)
-                    request = json.loads(_receive_exactly(accepted, _LENGTH.unpack(message)[0]))
-                except (ConnectionError, ValueError, struct.error):
-                    accepted.close()
-                    continue
-                pid = os.fork()
-                if pid == 0:
-                    listener.close()
-                    for other in running.values():
-                        other.close()
-                    accepted.close()
-                    _run_child(request, fds)
-                for fd in fds:
-                    os.close(fd)
-                running[pid] = accepted
-            else:  # a job's process asks its child to stop, or closed its end: it was killed, so kill its child
-                pid = next(p for p, c in running.items() if c is connection)
-                try:
-                    request = connection.recv(1)
-                except OSError:
-                    request = b""
-                os.kill(pid, signal.SIGTERM if request == _STOP else signal.SIGKILL)
-        while running:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
-            connection = running.pop(pid)
-            try:
-                connection.sendall(_STATUS.pack(os.waitstatus_to_exitcode(status)))
-            except OSError:
-                pass
-            connection.close()
+                _start_job(listener, running)
+            else:
+                _pass_on(connection, running)
+        _report_ended(running)
         if running:
             last_activity = time.monotonic()
         elif time.monotonic() - last_activity > idle_seconds:
             path.unlink(missing_ok=True)
             return
+
+
+def _start_job(listener: socket.socket, running: dict[int, socket.socket]) -> None:
+    """Accept a job's request and fork a child that runs it with the job's own standard streams."""
+    accepted, _ = listener.accept()
+    try:
+        message, fds, _, _ = socket.recv_fds(accepted, _LENGTH.size, 3)
+        request = json.loads(_receive_exactly(accepted, _LENGTH.unpack(message)[0]))
+    except (ConnectionError, ValueError, struct.error):
+        accepted.close()
+        return
+    pid = os.fork()
+    if pid == 0:
+        listener.close()
+        for other in running.values():
+            other.close()
+        accepted.close()
+        _run_child(request, fds)
+    for fd in fds:
+        os.close(fd)
+    running[pid] = accepted
+
+
+def _pass_on(connection: socket.socket, running: dict[int, socket.socket]) -> None:
+    """A job's process asks its child to stop (SIGTERM), or closed its end: it was killed, so kill its child."""
+    pid = next(p for p, c in running.items() if c is connection)
+    try:
+        request = connection.recv(1)
+    except OSError:
+        request = b""
+    os.kill(pid, signal.SIGTERM if request == _STOP else signal.SIGKILL)
+
+
+def _report_ended(running: dict[int, socket.socket]) -> None:
+    """Send each finished child's exit status to its job's process."""
+    while running:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            return
+        connection = running.pop(pid)
+        try:
+            connection.sendall(_STATUS.pack(os.waitstatus_to_exitcode(status)))
+        except OSError:
+            pass
+        connection.close()
+
+
+def _stop_children(running: dict[int, socket.socket], path: Path) -> None:
+    """Ask every child to stop (a fine-tune saves its state), give them a grace period, kill the rest, exit."""
+    for pid in running:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while running and time.monotonic() < deadline:
+        pid, _ = os.waitpid(-1, os.WNOHANG)
+        running.pop(pid, None) if pid else time.sleep(0.05)
+    for pid in running:
+        os.kill(pid, signal.SIGKILL)
+    path.unlink(missing_ok=True)
+    os._exit(0)
 
 
 @dataclass

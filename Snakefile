@@ -27,6 +27,7 @@ rule all:
 
 
 onstart:
+    check_hub_checkpoints()
     start_local_run()
 
 

@@ -188,3 +188,71 @@ def local_run(tmp_path_factory) -> Path:
     return workdir
 
 
+
+
+# -- a model hub on 127.0.0.1, with tiny stand-ins for the study's checkpoints ----------------
+
+STUDY_REPOS = ["FacebookAI/xlm-roberta-base", "Davlan/xlm-roberta-base-finetuned-hausa",
+               "Davlan/xlm-roberta-base-finetuned-swahili"]
+REMOTE_CODE_REPO = "someone/model-with-its-own-code"
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory, mini_corpus):
+    """A hub server (tests/hub/server.py) over git repositories of tiny stand-ins, two commits each.
+
+    Yields a namespace: url, root, access_log, commits (repo id -> [first, second commit]) and
+    env (what a process needs to use it: HF_ENDPOINT, a private HF_HOME, online).
+    """
+    from types import SimpleNamespace
+
+    from hub.publish import publish
+    from hub.server import start
+
+    root = tmp_path_factory.mktemp("hub")
+    train_files = sorted(str(p) for p in mini_corpus.glob("*/train.txt"))
+    commits = {repo: [publish(root / "repos", repo, train_files, seed=2 * i),
+                      publish(root / "repos", repo, train_files, seed=2 * i + 1)]
+               for i, repo in enumerate(STUDY_REPOS)}
+    publish(root / "repos", REMOTE_CODE_REPO, train_files, seed=9,
+            config_changes={"auto_map": {"AutoModelForTokenClassification": "modeling_mine.MyModel"}})
+    server = start(root / "repos", access_log=root / "access.log")
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    env = {"HF_ENDPOINT": url, "HF_HOME": str(root / "hf-home"), "HF_HUB_OFFLINE": "0"}
+    yield SimpleNamespace(url=url, root=root / "repos", access_log=root / "access.log", commits=commits, env=env)
+    server.shutdown()
+
+
+def requests(access_log: Path) -> list[dict]:
+    """The requests a test hub has answered, in order."""
+    import json
+
+    return [json.loads(line) for line in access_log.read_text().splitlines()] if access_log.exists() else []
+
+
+# -- the real one-node Slurm cluster (tests/slurm/start.sh) ---------------------------------------
+
+SCRIPTS = REPO / "tests" / "slurm"
+PROFILE = REPO / "workflow" / "profiles" / "slurm"
+# Small allocations, so that the one test node runs several jobs at once.
+RESOURCES = ["--default-resources", "mem_mb=500", "runtime=10",
+             "--set-resources", "train:mem_mb=800", "train:runtime=10", "evaluate:gpus=0"]
+
+
+def start_cluster(mode: str) -> None:
+    result = subprocess.run(["bash", str(SCRIPTS / "start.sh"), f"--{mode}"], capture_output=True, text=True)
+    if result.returncode != 0:
+        message = f"the test Slurm cluster did not start:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        if os.environ.get("CI") or os.geteuid() == 0:
+            pytest.fail(message)
+        pytest.skip(message)
+    for line in result.stdout.splitlines():
+        if line.startswith("export SLURM_CONF="):
+            os.environ["SLURM_CONF"] = line.split("=", 1)[1].strip().strip('"')
+
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The test cluster, up with accounting (a test that switches it to another mode switches it back)."""
+    start_cluster("accounting")

@@ -98,3 +98,26 @@ def test_masakhaner_2_is_a_config_entry_with_its_20_languages_shipped():
     for language in experiment.dataset.languages:
         for split in ("train", "dev", "test"):
             assert (REPO / experiment.dataset.file(language, split)).exists()
+
+
+def test_cells_that_start_from_the_same_files_with_the_same_data_and_settings_share_one_fine_tune():
+    """The study fine-tunes swa twice from Davlan's Swahili model: as xlmr-language/swa and xlmr-swahili/swa."""
+    experiment = load_experiment(merged(default_config(), yaml.safe_load((REPO / "config" / "paper.yaml").read_text())), REPO)
+    shared = {cell_id: owner.id for cell_id, owner in experiment.fine_tunes().items() if owner.id != cell_id}
+    assert shared == {f"xlmr-swahili/swa/base/seed{k}": f"xlmr-language/swa/base/seed{k}" for k in range(1, 6)}
+    cells = {cell.id: cell for cell in experiment.cells()}
+    assert experiment.model_dir(cells["xlmr-swahili/swa/base/seed3"]) == "work/runs/xlmr-language/swa/base/seed3/model"
+    assert len(experiment.hub_downloads()) == 11  # xlm-roberta-base and one per language: the Swahili one serves both
+    assert experiment.hub_downloads()[("Davlan/xlm-roberta-base-finetuned-swahili", "main")] == [
+        ("xlmr-language", "swa"), ("xlmr-swahili", None)]
+    # a different seed, setting or start is a different fine-tune
+    other = load_experiment(merged(default_config(), yaml.safe_load((REPO / "config" / "paper.yaml").read_text()),
+                                   {"checkpoints": {"xlmr-swahili": {"revision": "v1"}}}), REPO)
+    assert all(owner.id == cell_id for cell_id, owner in other.fine_tunes().items())
+
+
+def test_each_table_row_is_configured_with_its_seeds():
+    experiment = load_experiment(merged(default_config(), yaml.safe_load((REPO / "config" / "paper.yaml").read_text())), REPO)
+    rows = experiment.seeds_per_row()
+    assert len(rows) == 39 and set(rows.values()) == {5}  # 3 checkpoints x 10 languages, 9 crossed
+    assert rows["xlmr-base/hau//all/full/default"] == 5 and rows["xlmr-language/swa/pcm/all/full/default"] == 5

@@ -19,26 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import CONFIG, REPO, make_mini_corpus, set_config, snakemake, snakemake_command
+from conftest import (CONFIG, PROFILE, REPO, RESOURCES, SCRIPTS, make_mini_corpus, set_config, snakemake,
+                      snakemake_command, start_cluster)
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
-SCRIPTS = REPO / "tests" / "slurm"
-PROFILE = REPO / "workflow" / "profiles" / "slurm"
-# Small allocations, so that the one test node runs several jobs at once.
-RESOURCES = ["--default-resources", "mem_mb=500", "runtime=10",
-             "--set-resources", "train:mem_mb=800", "train:runtime=10", "evaluate:gpus=0"]
-
-
-def start_cluster(mode: str) -> None:
-    result = subprocess.run(["bash", str(SCRIPTS / "start.sh"), f"--{mode}"], capture_output=True, text=True)
-    if result.returncode != 0:
-        message = f"the test Slurm cluster did not start:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-        if os.environ.get("CI") or os.geteuid() == 0:
-            pytest.fail(message)
-        pytest.skip(message)
-    for line in result.stdout.splitlines():
-        if line.startswith("export SLURM_CONF="):
-            os.environ["SLURM_CONF"] = line.split("=", 1)[1].strip().strip('"')
 
 
 @pytest.fixture(autouse=True)
@@ -47,13 +31,6 @@ def empty_queue():
     subprocess.run(["scancel", "--me"], capture_output=True)
     yield
     subprocess.run(["scancel", "--me"], capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    start_cluster("accounting")
-    yield
-    start_cluster("accounting")  # leave it as found by the next module
 
 
 def on_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -83,3 +83,48 @@ def test_a_single_seed_leaves_the_standard_deviation_empty(tmp_path):
     write_tables(files, tmp_path / "r", TYPES)
     assert pd.read_csv(tmp_path / "r" / "zero_shot_std.csv", index_col=[0, 1]).isna().all().all()
     assert "50.00 |" in (tmp_path / "r" / "in_language.md").read_text()
+
+
+def test_every_cell_knows_its_seeds_and_one_with_fewer_than_configured_is_marked(tmp_path):
+    from nertransfer.tables import Seeds
+
+    files = [metrics_file(tmp_path, "tiny", train, seed, evaluation, 0.5 + 0.1 * seed)
+             for train in ("hau", "swa") for evaluation in ("hau", "swa") for seed in (1, 2, 3)
+             if not (train == "swa" and evaluation == "hau" and seed == 3)]  # one evaluation missing
+    expected = {"tiny/hau//all/full/default": 3, "tiny/swa//all/full/default": 3}
+    write_tables(files, tmp_path / "r", TYPES, seeds=Seeds(expected))
+    cells = pd.read_csv(tmp_path / "r" / "cells.csv", keep_default_na=False)
+    row = cells[(cells["train_language"] == "swa") & (cells["eval_language"] == "hau") & (cells["category"] == "overall")]
+    assert set(row["seeds"]) == {2} and set(row["seeds_configured"]) == {3}
+    assert set(cells[cells["train_language"] == "hau"]["seeds"]) == {3}
+    markdown = (tmp_path / "r" / "zero_shot.md").read_text()
+    assert "65.00†" in markdown and "†: over fewer seeds than the configuration asks for" in markdown.split("|")[-1]
+    assert markdown.count("†") == 2  # the one short cell and the note
+    assert r"65.00$^\dagger$" in (tmp_path / "r" / "zero_shot.tex").read_text()
+    in_language = pd.read_csv(tmp_path / "r" / "in_language.csv", index_col=[0, 1])
+    assert in_language["seeds"].tolist() == [3, 3] and "†" not in (tmp_path / "r" / "in_language.md").read_text()
+
+
+def test_a_complete_table_has_no_mark(results):
+    folder, _ = results
+    assert "†" not in (folder / "zero_shot.md").read_text() and "†" not in (folder / "in_language.md").read_text()
+
+
+def test_two_records_of_one_seed_are_an_error_naming_both(tmp_path):
+    from nertransfer.records import RecordError
+
+    first = metrics_file(tmp_path, "tiny", "hau", 1, "hau", 0.5)
+    second = tmp_path / "copy.json"
+    second.write_text(first.read_text())
+    with pytest.raises(RecordError, match=r"copy.json and .*tiny-hau-1-hau.json are both seed 1 of tiny/hau//all/full/default on hau"):
+        write_tables([first, second], tmp_path / "r", TYPES)
+
+
+def test_the_population_standard_deviation_is_a_setting(tmp_path):
+    from nertransfer.tables import Seeds
+
+    files = [metrics_file(tmp_path, "tiny", "hau", seed, "hau", f1) for seed, f1 in ((1, 0.3), (2, 0.4))]
+    write_tables(files, tmp_path / "r", TYPES, seeds=Seeds(std="population"))
+    std = pd.read_csv(tmp_path / "r" / "zero_shot_std.csv", index_col=[0, 1])
+    assert std.loc[("tiny", "hau"), "hau"] == pytest.approx(5.0)  # numpy's std of 30 and 40; the sample one is 7.07
+    assert "population standard deviation, ddof=0" in (tmp_path / "r" / "zero_shot_std.md").read_text()

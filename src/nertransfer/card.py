@@ -30,6 +30,9 @@ def model_card(summary: Mapping[str, Any], dev: Mapping[str, Any], test: Mapping
         "",
         "Fine-tuned with nertransfer from `" + str(summary.get("checkpoint_path")) + "` on `"
         + str(summary.get("train_file")) + "`. Load it with `AutoTokenizer` and `AutoModelForTokenClassification`.",
+        *_source_lines(summary.get("checkpoint_source")),
+        *(["", f"The fine-tune of cell `{summary['fine_tune_of']}`, which starts from the same files with the same "
+           "data and settings."] if summary.get("fine_tune_of") else []),
         "",
         "## Training settings",
         "",
@@ -42,3 +45,11 @@ def model_card(summary: Mapping[str, Any], dev: Mapping[str, Any], test: Mapping
     if test is not None:
         lines += ["", "## Test set (conlleval convention, seqeval default mode)", "", metrics_table(test)]
     return "\n".join(lines) + "\n"
+
+
+def _source_lines(source: Mapping[str, Any] | None) -> list[str]:
+    """Where a downloaded start came from: the repository, the revision asked for, and the commit it resolved to."""
+    if not source:
+        return []
+    return ["", f"Starting checkpoint: `{source['repo']}` at commit `{source['commit']}` (revision asked: "
+                f"`{source['revision']}`, from {source['endpoint']})."]

@@ -88,20 +88,22 @@ def cmd_card(args) -> None:
         out.write(model_card(summary, dev, test))
 
 
+def cmd_share(args) -> None:
+    from .records import share_fine_tune
+
+    share_fine_tune(args.records, args.output, args.cell, args.fine_tune_of)
+
+
 def cmd_prefetch(args) -> None:
-    from huggingface_hub import snapshot_download
+    from .hub import download
 
-    from .files import atomic_directory
-
-    with atomic_directory(args.output) as folder:
-        snapshot_download(args.hub, revision=args.revision, local_dir=folder,
-                          allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"])
+    print(json.dumps(download(args.hub, args.revision, args.output)))
 
 
 def cmd_tables(args) -> None:
-    from .tables import write_tables
+    from .tables import Seeds, write_tables
 
-    write_tables(args.metrics, args.output_dir, args.types, args.runs)
+    write_tables(args.metrics, args.output_dir, args.types, args.runs, Seeds(args.expected_seeds, args.std))
 
 
 def cmd_overlap(args) -> None:
@@ -199,9 +201,15 @@ def _workflow_commands(command) -> None:
     sub.add_argument("--test-metrics", required=True)
     sub.add_argument("--output", required=True)
 
+    sub = command("share", cmd_share, "records for a cell that shares another cell's fine-tune (same start, data, settings)")
+    sub.add_argument("--records", required=True, help="the records folder of the fine-tune")
+    sub.add_argument("--fine-tune-of", required=True, help="the cell whose fine-tune it is")
+    sub.add_argument("--cell", type=_json, required=True, help="this cell's axes as JSON")
+    sub.add_argument("--output", required=True)
+
     sub = command("prefetch", cmd_prefetch, "download a hub checkpoint (at a pinned revision) for offline jobs")
     sub.add_argument("--hub", required=True, help="hub id, e.g. FacebookAI/xlm-roberta-base")
-    sub.add_argument("--revision", help="commit, tag or branch (default: main)")
+    sub.add_argument("--revision", default="main", help="commit, tag or branch (default: main)")
     sub.add_argument("--output", required=True)
 
     sub = command("warm-server", cmd_warm_server, "serve train/evaluate/build-recipe jobs from a process with torch imported")
@@ -214,6 +222,11 @@ def _table_commands(command) -> None:
     sub = command("tables", cmd_tables, "aggregate evaluation metrics into CSV, Markdown, LaTeX tables and heatmaps")
     sub.add_argument("--runs", nargs="*", default=[], help="fine-tune folders (dev metrics): grid and learning-curve tables")
     sub.add_argument("--metrics", nargs="+", required=True)
+    sub.add_argument("--expected-seeds", type=_json, default={},
+                     help="JSON: row (axes but the seed, joined by /) -> seeds configured; fewer are marked "
+                          "(default: the most any cell has)")
+    sub.add_argument("--std", choices=["sample", "population"], default="sample",
+                     help="standard deviation over seeds: sample (ddof=1, default) or population (ddof=0)")
     sub.add_argument("--output-dir", required=True)
 
     sub = command("overlap", cmd_overlap, "token/entity overlap of training and test sets vs zero-shot F1, with correlations")
@@ -233,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from .config import ConfigError
     from .conll import ConllError
     from .files import FolderBusy
+    from .hub import HubError
+    from .records import RecordError
 
     from .warm import run_in_server
 
@@ -245,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args.handler(args)
         sys.stdout.flush()  # inside the try: a reader that went away (`| head`) shows up here at the latest
-    except (ConllError, ConfigError, FolderBusy) as error:
+    except (ConllError, ConfigError, FolderBusy, HubError, RecordError) as error:
         sys.exit(f"nertransfer {args.command}: error: {error}")
     except BrokenPipeError:
         # The reader of our output closed it (`nertransfer score ... | head`): stop quietly, as other

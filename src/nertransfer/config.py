@@ -283,6 +283,7 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
         keep_models=config.get("keep_models", True),
         save_state_every_seconds=config.get("save_state_every_seconds", 0.0),
         label_sets=label_sets,
+        table_std=(config.get("tables") or {}).get("std", "sample"),
     )
     # A pair of defined checkpoints that no cell is trained from (e.g. the default config's pair,
     # inherited by a --configfile with other checkpoints, or a mere adaptation source) has nothing

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from .layout import Layout
@@ -153,6 +155,7 @@ class Experiment:
     save_state_every_seconds: float = 0.0
     label_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     analyses: Mapping[str, Any] = field(default_factory=dict)
+    table_std: str = "sample"  # the tables' standard deviation over seeds: sample (ddof=1) or population (ddof=0)
 
     def cells(self) -> list[Cell]:
         """Every block's cells, then the cells that sequential transfer starts from, each once, in order."""
@@ -223,6 +226,61 @@ class Experiment:
             hp["train_size"] = int(size) if size >= 1 else size
         return hp
 
+    def start_identity(self, cell: Cell) -> tuple:
+        """What a cell's starting files are, whatever the checkpoint is called: a hub repository at a
+        revision, a folder, a recipe's settings, an adaptation of another start, or a fine-tune's identity."""
+        checkpoint = self.checkpoints[cell.checkpoint]
+        if checkpoint.kind == "finetuned":
+            return ("finetuned", self.training_identity(self.source_cell(cell)))
+        return self._identity(checkpoint.name, cell.checkpoint_language)
+
+    def _identity(self, name: str, language: str | None) -> tuple:
+        checkpoint = self.checkpoints[name]
+        if checkpoint.kind == "hub":
+            return ("hub", checkpoint.hub_id(language, self.dataset), checkpoint.revision or "main")
+        if checkpoint.kind == "path":
+            return ("path", checkpoint.source)
+        if checkpoint.kind == "recipe":
+            return ("recipe", canonical_json(checkpoint.recipe))
+        return ("adapt", self._identity(checkpoint.source, None), canonical_json(self.adaptation_settings(name)), language)
+
+    def training_identity(self, cell: Cell) -> tuple:
+        """Everything a fine-tune's result depends on: its start, data, label set, size and settings (seed included)."""
+        return (self.start_identity(cell), cell.train_language, self.types(cell), cell.train_size,
+                canonical_json(self.hyperparameters(cell)))
+
+    def fine_tunes(self) -> dict[str, Cell]:
+        """Cell id -> the cell whose fine-tune it is: itself, or the first cell with the same training identity
+        (e.g. the study's `xlmr-language` and `xlmr-swahili` on swa: both start from Davlan's Swahili model)."""
+        return self._fine_tunes
+
+    @cached_property
+    def _fine_tunes(self) -> dict[str, Cell]:  # asked for per job by the rules: worked out once
+        first: dict[tuple, Cell] = {}
+        return {cell.id: first.setdefault(self.training_identity(cell), cell) for cell in self.cells()}
+
+    def seeds_per_row(self) -> dict[str, int]:
+        """How many seeds each table row (a cell's axes but the seed, as records.row_key writes them) is configured with."""
+        from .records import record_axes, row_key
+
+        counts = Counter(row_key(record_axes(cell.axes())) for cell in self.cells())
+        return dict(counts)
+
+    def hub_downloads(self) -> dict[tuple[str, str], list[tuple[str, str | None]]]:
+        """(repository, revision) -> the (checkpoint, language) pairs that start from it, each downloaded once."""
+        downloads: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+        for cell in self.cells():
+            checkpoint = self.checkpoints[cell.checkpoint]
+            if checkpoint.kind == "adapt":
+                checkpoint, language = self.checkpoints[checkpoint.source], None
+            else:
+                language = cell.checkpoint_language if checkpoint.per_language else None
+            if checkpoint.kind == "hub":
+                users = downloads.setdefault((checkpoint.hub_id(language, self.dataset), checkpoint.revision or "main"), [])
+                if (checkpoint.name, language) not in users:
+                    users.append((checkpoint.name, language))
+        return downloads
+
     def adaptation_settings(self, name: str) -> dict[str, Any]:
         """An adapted checkpoint's settings, and the precision every model step of the experiment runs in."""
         return {**self.checkpoints[name].adapt, "precision": {**DEFAULT_TRAINING, **self.training}["precision"]}
@@ -231,8 +289,12 @@ class Experiment:
         """Where the training job loads its starting checkpoint from (built, downloaded, adapted or fine-tuned by a rule)."""
         checkpoint = self.checkpoints[cell.checkpoint]
         if checkpoint.kind == "finetuned":
-            return self.layout.model(self.source_cell(cell).id)
+            return self.model_dir(self.source_cell(cell))
         return self.start_dir(checkpoint.name, cell.checkpoint_language)
+
+    def model_dir(self, cell: Cell) -> str:
+        """The fine-tuned model of a cell: its own, or that of the cell whose fine-tune it shares."""
+        return self.layout.model(self.fine_tunes()[cell.id].id)
 
     def start_dir(self, name: str, language: str | None = None) -> str:
         """The folder of a checkpoint that is not another cell's model: its own path, or where a rule builds,

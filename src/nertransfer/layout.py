@@ -32,6 +32,7 @@ MODEL = "model"  # the model's folder inside the records when no other place is 
 RESUME_FILE = "resume.pt"  # in the state folder
 CARD = "README.md"  # the model card, in a model's folder and in the run's
 ADAPTATION = "adaptation.json"  # in an adapted checkpoint's folder: what it was adapted on
+HUB_SOURCE = "hub_source.json"  # in a downloaded checkpoint's folder: repository, revision asked, commit
 PREDICTIONS = "predictions.conll"
 METRICS = "metrics.json"
 

@@ -2,7 +2,8 @@
 
 Every metrics.json and train_config.json carries its cell's axes (checkpoint, training language,
 seed, and the further axes of the experiment), so nothing here parses paths. Scores become
-F1 x 100. pandas is loaded on use.
+F1 x 100. pandas is loaded on use. A cell that shares another cell's fine-tune gets records of
+its own (`share_fine_tune`), so that tables count it as the cell it is.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .layout import DEV_METRICS, TRAIN_CONFIG
+from .files import atomic_directory, write_json
+from .layout import DEV_METRICS, EPOCHS, TRAIN_CONFIG
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,17 +34,33 @@ def record_axes(record: dict) -> dict:
     return axes
 
 
+class RecordError(ValueError):
+    """Records that cannot be tabulated as they are (two for one seed of one cell); the message names the files."""
+
+
+def row_key(axes: dict) -> str:
+    """A table row's identity: every axis of a record but the seed (`tiny/hau//all/full/default`)."""
+    return "/".join(str(axes[key]) for key in [*ROW_AXES, *EXTRA_AXES])
+
+
 def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataFrame":
     """One row per evaluation cell and category ('overall' first), scores x 100.
 
-    A category outside the cell's label set has no row (the model was neither trained nor scored on it).
+    A category outside the cell's label set has no row (the model was neither trained nor scored
+    on it). Two records of one seed of one cell on one language are an error: a mean over them
+    would count the seed twice.
     """
     import pandas as pd
 
-    rows = []
+    rows, seen = [], {}
     for path in files:
         cell = json.loads(Path(path).read_text())
         axes = record_axes(cell)
+        key = (row_key(axes), axes["seed"], cell["eval_language"])
+        if key in seen:
+            raise RecordError(f"{path} and {seen[key]} are both seed {axes['seed']} of {key[0]} on {key[2]}: "
+                              "one record per seed and evaluation language")
+        seen[key] = path
         axes = {**{key: axes[key] for key in [*ROW_AXES, "seed"]}, "eval_language": cell["eval_language"], **axes}
         for category, values in [("overall", cell), *((t, cell["per_category"].get(t)) for t in types)]:
             if values is None:
@@ -75,3 +93,14 @@ def mean_f1(cells: "pd.DataFrame") -> "pd.Series":
     (of the tables' cells.csv, read back with empty axes as '')."""
     axes = ["checkpoint", *EXTRA_AXES, "train_language", "eval_language", "category"]
     return cells.fillna({axis: "" for axis in EXTRA_AXES}).astype({a: str for a in EXTRA_AXES}).groupby(axes)["f1"].mean()
+
+
+def share_fine_tune(records: str | Path, output: str | Path, cell: dict, fine_tune_of: str) -> None:
+    """Records for a cell whose fine-tune is another cell's (same start, data and settings): that
+    fine-tune's epochs and dev metrics, and its settings with this cell's axes and `fine_tune_of`."""
+    records = Path(records)
+    summary = {**json.loads((records / TRAIN_CONFIG).read_text()), **cell, "fine_tune_of": fine_tune_of}
+    with atomic_directory(output) as folder:
+        (folder / EPOCHS).write_bytes((records / EPOCHS).read_bytes())
+        write_json(folder / DEV_METRICS, json.loads((records / DEV_METRICS).read_text()))
+        write_json(folder / TRAIN_CONFIG, summary)

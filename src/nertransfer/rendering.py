@@ -31,22 +31,33 @@ def mean_pm_std(table: "pd.DataFrame") -> "pd.DataFrame":
     return shown
 
 
+LATEX = {"±": r"$\pm$", "†": r"$^\dagger$"}
+
+
+def _latex(text: str) -> str:
+    for sign, command in LATEX.items():
+        text = text.replace(sign, command)
+    return text
+
+
 def write_table(table: "pd.DataFrame", stem: Path, caption: str, shown: "pd.DataFrame | None" = None,
-                floatfmt: str | tuple = ".2f") -> list[Path]:
+                floatfmt: str | tuple = ".2f", note: str = "") -> list[Path]:
     """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table, each written atomically.
 
     `shown`: what Markdown and LaTeX show instead of the numbers (e.g. `mean_pm_std`); `floatfmt`:
-    the Markdown number format, or one per column (index columns first).
+    the Markdown number format, or one per column (index columns first); `note`: a line under
+    the Markdown table (and at the end of the LaTeX caption), e.g. what a mark means.
     """
     shown = (table if shown is None else shown).rename_axis(index=[name.replace("_", " ") for name in table.index.names])
-    latex = shown.map(lambda value: value.replace("±", r"$\pm$") if isinstance(value, str) else value)
+    latex = shown.map(lambda value: _latex(value) if isinstance(value, str) else value)
     paths = [stem.with_suffix(ext) for ext in TABLE_FORMATS]
     with atomic_write(paths[0]) as out:
         table.round(4).to_csv(out)
     with atomic_write(paths[1]) as out:
-        out.write(f"{caption}\n\n{shown.reset_index().to_markdown(index=False, floatfmt=floatfmt, missingval='–')}\n")
+        markdown = shown.reset_index().to_markdown(index=False, floatfmt=floatfmt, missingval="–")
+        out.write(f"{caption}\n\n{markdown}\n" + (f"\n{note}\n" if note else ""))
     with atomic_write(paths[2]) as out:
-        out.write(latex.to_latex(float_format="%.2f", caption=caption.replace("±", r"$\pm$"),
+        out.write(latex.to_latex(float_format="%.2f", caption=_latex(f"{caption} {note}".strip()),
                                  label=f"tab:{stem.name.replace('_', '-')}", na_rep="--"))
     return paths
 

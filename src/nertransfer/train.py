@@ -32,6 +32,7 @@ from .device import Compute, choose
 from .encoding import Window, encode, length_grouped_batches
 from .experiment import DEFAULT_TRAINING
 from .files import atomic_directory, atomic_write, exclusive, write_json
+from .hub import source_of
 from .layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, TRAIN_CONFIG, state_dir
 from .metrics import score
 from .predict import collate, load_model, predict_tags
@@ -334,6 +335,7 @@ def _write_outputs(run: _Training, job: FineTune, settings: TrainingSettings, de
         "checkpoint_path": str(job.checkpoint),
         "train_file": str(job.train_file),
         "dev_file": str(job.dev_file),
+        **({"checkpoint_source": source} if (source := source_of(job.checkpoint)) else {}),  # repository and commit
         "hyperparameters": settings.record(),
         "train_windows": len(run.windows),
         "train_sentences": len({w.sentence for w in run.windows}),

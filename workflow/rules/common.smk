@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 
 from nertransfer import layout
 from nertransfer.config import ConfigError, canonical_json, check_schema, load_experiment
+from nertransfer.hub import HubError, check as check_hub, described
 from nertransfer.job_processes import stop_jobs_on_interrupt
 from nertransfer.warm import WarmServer
 
@@ -31,6 +32,7 @@ TYPES = " ".join(map(shlex.quote, EXP.dataset.types))  # names checked by the sc
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # the prefetch asks the hub for models, and for nothing else
 
 
 def _alternatives(names):
@@ -40,8 +42,11 @@ def _alternatives(names):
 # Shapes, not alternations of every cell id: Snakemake copies a constraint into every pattern
 # that uses the wildcard, and a 7,000-character alternation made each substitution ~8x slower
 # on the 6,300-job MasakhaNER 2.0 matrix (bench/snakemake_overhead.py).
+CELL_SHAPE = r"[^/]+/[^/]+/[^/]+/seed[0-9]+"  # checkpoint[@language]/train language/setup/seedN
+
+
 wildcard_constraints:
-    cell=r"[^/]+/[^/]+/[^/]+/seed[0-9]+",  # checkpoint[@language]/train language/setup/seedN
+    cell=CELL_SHAPE,
     language=r"[^/]+",
 
 
@@ -85,6 +90,18 @@ def analysis_tables():
 # target asks for, so `snakemake` on a clone makes the tables (and all they need) again.
 
 LOCAL_RUN = {}
+
+
+def check_hub_checkpoints():
+    """Every hub repository and revision not yet downloaded exists, before any job is submitted (on the submit
+    host, which reaches HF_ENDPOINT); else the run stops naming the checkpoints and languages that use it."""
+    missing = {key: described(users) for key, users in EXP.hub_downloads().items()
+               if not Path(L.hub_checkpoint(*key)).exists()}
+    if missing and os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("0", "false", "no", ""):
+        try:
+            check_hub(missing)
+        except HubError as error:
+            raise WorkflowError(str(error))
 
 
 def start_local_run():

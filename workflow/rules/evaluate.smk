@@ -11,7 +11,8 @@ def evaluate_arguments(cell, language):
 
 rule evaluate:
     input:
-        model=L.model("{cell}"),
+        # a pattern, not a function per job, unless some cell shares another's fine-tune (its model is the other's)
+        model=L.model("{cell}") if not SHARED else lambda w: EXP.model_dir(CELLS[w.cell]),
         test=EXP.dataset.path.replace("{split}", "test"),  # a pattern, not a function per job
     output:
         predictions=L.predictions("{cell}", "{language}"),

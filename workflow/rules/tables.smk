@@ -9,12 +9,14 @@ rule tables:
     output:
         tables=zero_shot_tables(),
         made=L.tables_made,  # see common.smk
+    params:
+        seeds=canonical_json(EXP.seeds_per_row()),
     log:
         L.log("tables"),
     localrule: True
     shell:
         "nertransfer tables --metrics {input.metrics:q} --runs {input.records:q} --types {TYPES} --output-dir {L.results:q}"
-        " > {log:q} 2>&1 && touch {output.made:q}"
+        " --expected-seeds {params.seeds:q} --std {EXP.table_std} > {log:q} 2>&1 && touch {output.made:q}"
 
 
 # The study's analyses, from the long-form cells.csv the tables rule writes.

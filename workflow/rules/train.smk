@@ -24,6 +24,11 @@ def model_folder(path):
     return directory(path) if EXP.keep_models else temp(directory(path))
 
 
+# A cell whose start, data and settings are another cell's shares that cell's fine-tune
+# (EXP.fine_tunes()); the few such cells are named in the constraints, not every cell.
+SHARED = [cell_id for cell_id, owner in EXP.fine_tunes().items() if owner.id != cell_id]
+
+
 rule train:
     input:
         unpack(train_inputs),
@@ -33,6 +38,8 @@ rule train:
     params:
         # one params function, not three: Snakemake inspects each one per job, even in a dry run
         args=lambda w: train_arguments(CELLS[w.cell]),
+    wildcard_constraints:
+        cell=(rf"(?!(?:{_alternatives(SHARED)})/)" if SHARED else "") + CELL_SHAPE,  # every output is <cell>/...
     log:
         L.log("train", "{cell}"),
     threads: 1  # one torch thread per job: parallel jobs, not oversubscribed cores (override with --set-threads)
@@ -43,3 +50,18 @@ rule train:
         "HF_HUB_OFFLINE=1 nertransfer train {params.args} --train {input.train:q} --dev {input.dev:q} --types {TYPES}"
         " --output {output.records:q} --model-output {output.model:q} --threads {threads}"
         " --save-state-every-seconds {EXP.save_state_every_seconds} > {log:q} 2>&1"
+
+
+rule share_fine_tune:
+    input:
+        lambda w: L.records(EXP.fine_tunes()[w.cell].id),
+    output:
+        directory(L.records("{cell}")),
+    params:
+        owner=lambda w: EXP.fine_tunes()[w.cell].id,
+        axes=lambda w: cell_axes(CELLS[w.cell]),
+    wildcard_constraints:
+        cell=_alternatives(SHARED),
+    localrule: True
+    shell:
+        "nertransfer share --records {input:q} --fine-tune-of {params.owner:q} --cell {params.axes} --output {output:q}"

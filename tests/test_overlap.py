@@ -47,7 +47,9 @@ def test_write_overlap_reads_cells_csv_and_writes_tables_and_a_scatter(tmp_path,
             for t, e, f1 in (("a", "b", 30.0), ("b", "a", 10.0), ("a", "a", 90.0), ("b", "b", 80.0))]
     cells_frame(rows).to_csv(tmp_path / "cells.csv", index=False)
     written = write_overlap(tmp_path / "cells.csv", *corpus, TYPES, tmp_path / "results")
-    assert {p.name for p in written} == {f"{s}{e}" for s in ("overlap", "overlap_correlation") for e in (".csv", ".md", ".tex")} | {"overlap_scatter.png"}
+    from nertransfer.layout import overlap_names
+
+    assert {p.name for p in written} == set(overlap_names())
     pairs = pd.read_csv(tmp_path / "results" / "overlap.csv")
     assert sorted(zip(pairs["train_language"], pairs["eval_language"])) == [("a", "b"), ("b", "a")]  # zero-shot pairs only
 

@@ -116,7 +116,8 @@ def cmd_overlap(args) -> None:
 def cmd_effect(args) -> None:
     from .checkpoint_effects import write_checkpoint_effect
 
-    write_checkpoint_effect(args.cells, args.checkpoint, args.baseline, args.output_dir)
+    write_checkpoint_effect(args.cells, args.checkpoint, args.baseline, args.output_dir, args.evaluations, args.types,
+                            args.resamples)
 
 
 def cmd_warm_server(args) -> None:
@@ -239,6 +240,9 @@ def _table_commands(command) -> None:
     sub.add_argument("--cells", required=True, help=f"the tables' {layout.CELLS_TABLE}")
     sub.add_argument("--checkpoint", required=True)
     sub.add_argument("--baseline", required=True)
+    sub.add_argument("--evaluations", nargs="*", default=[],
+                     help=f"evaluation folders ({layout.METRICS}, {layout.PREDICTIONS}) of both: for the bootstrap intervals")
+    sub.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     sub.add_argument("--output-dir", required=True)
 
 

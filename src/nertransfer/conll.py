@@ -70,12 +70,15 @@ def _expected_form(allowed: set[int]) -> str:
     return " or ".join("'token TAG'" if n == 2 else f"'token {' '.join(['TAG'] * (n - 1))}'" for n in sorted(allowed))
 
 
+CHUNK = 1 << 20  # bytes read and decoded at a time
+
+
 def _lines(path: Path, expected_form: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each line, split on LF alone and decoded one line at a time.
+    """(line number, text) of each line, split on LF alone, read and decoded a chunk of whole lines at a time.
 
     Only LF (with an optional CR before it) ends a line: `str.splitlines` would also break a token
-    that holds U+2028, U+0085 or a form feed. Decoding line by line keeps memory flat in the
-    file's size and names the exact line of an encoding error.
+    that holds U+2028, U+0085 or a form feed. Chunks keep memory flat in the file's size; a chunk
+    that is not valid UTF-8 is decoded line by line to name the exact line of the error.
     """
     try:
         handle = open(path, "rb")
@@ -83,13 +86,34 @@ def _lines(path: Path, expected_form: str) -> Iterator[tuple[int, str]]:
         raise ConllError(path, None, f"file not found: expected a CoNLL file of {expected_form} lines") from None
     except IsADirectoryError:
         raise ConllError(path, None, f"is a folder: expected a CoNLL file of {expected_form} lines") from None
+    number, rest = 0, b""
     with handle:
-        for number, raw in enumerate(handle, start=1):
+        while True:
+            block = handle.read(CHUNK)
+            data = rest + block
+            end = data.rfind(b"\n") + 1 if block else len(data)
+            whole, rest = data[:end], data[end:]
+            if whole:
+                for line in _decode(path, whole, number):
+                    number += 1
+                    yield number, line
+            if not block:
+                return
+
+
+def _decode(path: Path, data: bytes, before: int) -> list[str]:
+    """The lines of a chunk of whole lines (the first line of the file loses its byte-order mark)."""
+    try:
+        text = data.decode("utf-8-sig" if before == 0 else "utf-8")
+    except UnicodeDecodeError:
+        for offset, raw in enumerate(data.split(b"\n"), start=1):
             try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise ConllError(path, number, f"not valid UTF-8 ({error.reason}): expected UTF-8 text") from None
-            yield number, text
+                raise ConllError(path, before + offset, f"not valid UTF-8 ({error.reason}): expected UTF-8 text") from None
+        raise
+    lines = text.split("\n")
+    return lines[:-1] if text.endswith("\n") else lines
 
 
 def iter_conll(

@@ -259,6 +259,11 @@ class Experiment:
         first: dict[tuple, Cell] = {}
         return {cell.id: first.setdefault(self.training_identity(cell), cell) for cell in self.cells()}
 
+    def effect_evaluations(self, checkpoint: str, baseline: str) -> list[tuple[Cell, str]]:
+        """(cell, evaluation language) of every evaluation an effect table compares: both checkpoints' own-language cells."""
+        return [(cell, language) for cell in self.cells() if cell.checkpoint in (checkpoint, baseline)
+                and cell.checkpoint_language in (None, cell.train_language) for language in self.evaluation_languages(cell)]
+
     def seeds_per_row(self) -> dict[str, int]:
         """How many seeds each table row (a cell's axes but the seed, as records.row_key writes them) is configured with."""
         from .records import record_axes, row_key

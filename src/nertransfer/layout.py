@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-TABLE_FORMATS = (".csv", ".md", ".tex")  # each table is written in all three
+TABLE_FORMATS = (".csv", ".md", ".tex", ".html")  # each table is written in all four (HTML: rendered in the report)
 
 # In a fine-tune's records folder (`train/`) and beside it.
 EPOCHS = "epochs.jsonl"
@@ -147,4 +147,6 @@ def effect_stem(checkpoint: str, baseline: str) -> str:
 
 
 def effect_names(checkpoint: str, baseline: str) -> list[str]:
-    return text_tables(effect_stem(checkpoint, baseline))
+    """The differences (with a heatmap), and every difference with its bootstrap interval (`_ci`)."""
+    stem = effect_stem(checkpoint, baseline)
+    return [*text_tables(stem), f"{stem}.png", *text_tables(f"{stem}_ci")]

@@ -59,11 +59,33 @@ def write_table(table: "pd.DataFrame", stem: Path, caption: str, shown: "pd.Data
     with atomic_write(paths[2]) as out:
         out.write(latex.to_latex(float_format="%.2f", caption=_latex(f"{caption} {note}".strip()),
                                  label=f"tab:{stem.name.replace('_', '-')}", na_rep="--"))
+    with atomic_write(paths[3]) as out:
+        out.write(_html(shown, stem.name, caption, note))
     return paths
 
 
-def heatmap(table: "pd.DataFrame", path: Path, title: str) -> Path:
-    """A PNG heatmap of a matrix table (F1 x 100), each cell annotated with its value."""
+HTML = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{font-family: sans-serif; font-size: 13px; margin: 1em}} table {{border-collapse: collapse}}
+th, td {{padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right}} th {{background: #f4f4f4}}
+p.note {{color: #555}}</style></head>
+<body><p>{caption}</p>
+{table}
+<p class="note">{note}</p></body></html>
+"""
+
+
+def _html(shown: "pd.DataFrame", title: str, caption: str, note: str) -> str:
+    """A page of its own: the table as read in Markdown (2 decimals, marks), with its caption and note."""
+    from html import escape
+
+    table = shown.to_html(na_rep="–", float_format=lambda value: f"{value:.2f}", border=0)
+    return HTML.format(title=escape(title), caption=escape(caption), table=table, note=escape(note))
+
+
+def heatmap(table: "pd.DataFrame", path: Path, title: str, scale: tuple[float, float] = (0, 100), colors: str = "viridis",
+            marks: "pd.DataFrame | None" = None, ylabel: str = "checkpoint / training language") -> Path:
+    """A PNG heatmap of a matrix table (F1 x 100), each cell annotated with its value (and * where `marks` says)."""
     import matplotlib
     import pandas as pd
 
@@ -72,18 +94,21 @@ def heatmap(table: "pd.DataFrame", path: Path, title: str) -> Path:
 
     rows, columns = table.shape
     figure, plot = plt.subplots(figsize=(max(4.0, 2.0 + 0.6 * columns), max(3.0, 1.5 + 0.4 * rows)), dpi=120, layout="constrained")
-    image = plot.imshow(table.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    image = plot.imshow(table.to_numpy(dtype=float), cmap=colors, vmin=scale[0], vmax=scale[1], aspect="auto")
     plot.set_xticks(range(columns), table.columns)
     plot.set_yticks(range(rows), ["/".join(map(str, index)) if isinstance(index, tuple) else str(index) for index in table.index])
     plot.set_xlabel("evaluation language")
-    plot.set_ylabel("checkpoint / training language")
+    plot.set_ylabel(ylabel)
+    middle = (scale[0] + scale[1]) / 2
     for i in range(rows):
         for j in range(columns):
             value = table.iat[i, j]
             if pd.notna(value):
-                plot.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 60 else "black", fontsize=7)
+                dark = value < 60 if colors == "viridis" else abs(value - middle) > 0.6 * (scale[1] - middle)
+                mark = "*" if marks is not None and marks.iat[i, j] else ""
+                plot.text(j, i, f"{value:.0f}{mark}", ha="center", va="center", color="white" if dark else "black", fontsize=7)
     plot.set_title(title)
-    figure.colorbar(image, ax=plot, label="F1")
+    figure.colorbar(image, ax=plot, label="F1" if scale[0] >= 0 else "F1 difference")
     return save_figure(figure, path)
 
 

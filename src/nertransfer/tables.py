@@ -44,7 +44,7 @@ class Seeds:
 
     @staticmethod
     def note() -> str:
-        return f"{FEWER}: over fewer seeds than the configuration asks for (cells.csv gives each cell's seeds)."
+        return f"{FEWER}: over fewer seeds than the configuration asks for ({CELLS_TABLE} gives each cell's seeds)."
 
 
 def count_seeds(frame: "pd.DataFrame", seeds: Seeds) -> "pd.DataFrame":
@@ -73,15 +73,15 @@ def short_of_seeds(frame: "pd.DataFrame", category: str, like: "pd.DataFrame") -
     return short.unstack("eval_language").reindex_like(like).fillna(False).astype(bool)
 
 
-def marked(table: "pd.DataFrame", short: "pd.DataFrame") -> "pd.DataFrame":
-    """The table as text for reading, 2 decimals, a dagger where fewer seeds stand behind the number."""
+def marked(table: "pd.DataFrame", flags: "pd.DataFrame", mark: str = FEWER) -> "pd.DataFrame":
+    """The table as text for reading, 2 decimals, `mark` where `flags` is true (a dagger: fewer seeds than configured)."""
     import pandas as pd
 
     text = table.astype(object)
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
             value = table.iat[i, j]
-            text.iat[i, j] = "–" if pd.isna(value) else f"{value:.2f}" + (FEWER if short.iat[i, j] else "")
+            text.iat[i, j] = "–" if pd.isna(value) else f"{value:.2f}" + (mark if flags.iat[i, j] else "")
     return text
 
 

@@ -64,24 +64,49 @@ def metrics_files():
     return [L.metrics(cell_id, language) for cell_id, cell in CELLS.items() for language in EXP.evaluation_languages(cell)]
 
 
-def results(names):
-    return [L.result(name) for name in names]
+def results(names, category=None, caption=None, labels=lambda name: {"file": name}):
+    """Paths of result files; with a category, the HTML tables and PNG figures among them go into the
+    `snakemake --report` (rendered there; CSV, Markdown and LaTeX are the files to use elsewhere)."""
+    shown = lambda name: category is not None and name.endswith((".html", ".png"))  # noqa: E731
+    return [report(L.result(name), caption=str(Path(workflow.basedir, "workflow", "report", caption)), category=category,
+                   labels=labels(name))
+            if shown(name) else L.result(name) for name in names]
+
+
+def plain(paths):
+    """Paths without their report flags."""
+    return [str(path) for path in paths]
 
 
 def zero_shot_tables():
     """The tables rule's outputs: the zero-shot matrices, and the grid and learning-curve tables when used."""
+    stems = {stem: (category, statistic) for category, statistic, stem in layout.matrix_stems(EXP.dataset.types)}
+    matrix = lambda name: dict(zip(("category", "statistic"), stems[name.rsplit(".", 1)[0]]),  # noqa: E731
+                               shown="heatmap" if name.endswith(".png") else "table")
     names = layout.zero_shot_names(EXP.dataset.types)
-    names += layout.grid_names() if any(cell.grid_point for cell in CELLS.values()) else []
-    names += layout.learning_curve_names() if any(cell.train_size != "full" for cell in CELLS.values()) else []
-    return results(names)
+    outputs = results([n for n in names if n.rsplit(".", 1)[0] in stems], "Zero-shot F1", "zero_shot.rst", matrix)
+    outputs += results([n for n in names if n.rsplit(".", 1)[0] not in stems and n != layout.CELLS_TABLE], "In-language",
+                       "in_language.rst")
+    outputs += results([layout.CELLS_TABLE])
+    axes = layout.grid_names() if any(cell.grid_point for cell in CELLS.values()) else []
+    axes += layout.learning_curve_names() if any(cell.train_size != "full" for cell in CELLS.values()) else []
+    return outputs + results(axes, "Grid search and learning curves", "axes.rst")
+
+
+def overlap_tables():
+    return results(layout.overlap_names(), "Overlap", "overlap.rst")
+
+
+def effect_tables(checkpoint, baseline):
+    return results(layout.effect_names(checkpoint, baseline), "Checkpoint effects", "effects.rst")
 
 
 def analysis_tables():
     """The analyses' outputs, as the config asks for them."""
-    names = layout.overlap_names() if EXP.analyses.get("overlap") else []
+    outputs = overlap_tables() if EXP.analyses.get("overlap") else []
     for pair in EXP.analyses.get("checkpoint_effects", []):
-        names += layout.effect_names(pair["checkpoint"], pair["baseline"])
-    return results(names)
+        outputs += effect_tables(pair["checkpoint"], pair["baseline"])
+    return outputs
 
 
 # results/ is committed; on a fresh clone it exists and work/ does not, and Snakemake does not

@@ -28,7 +28,7 @@ rule overlap:
         train=[EXP.dataset.file(language, "train") for language in TRAIN_LANGUAGES],
         test=[EXP.dataset.file(language, "test") for language in EXP.eval_languages],
     output:
-        results(layout.overlap_names()),
+        overlap_tables(),
     params:
         train=[f"{language}={EXP.dataset.file(language, 'train')}" for language in TRAIN_LANGUAGES],
         test=[f"{language}={EXP.dataset.file(language, 'test')}" for language in EXP.eval_languages],
@@ -40,11 +40,21 @@ rule overlap:
         " --output-dir {L.results:q} > {log:q} 2>&1"
 
 
+def effect_evaluations(wildcards):
+    """The evaluation folders an effect table's bootstrap reads (their predictions and metrics are the inputs)."""
+    return [L.evaluation(cell.id, language) for cell, language in EXP.effect_evaluations(wildcards.checkpoint, wildcards.baseline)]
+
+
 rule checkpoint_effect:
     input:
         cells=L.result(layout.CELLS_TABLE),
+        evaluations=lambda w: [path for cell, language in EXP.effect_evaluations(w.checkpoint, w.baseline)
+                               for path in (L.predictions(cell.id, language), L.metrics(cell.id, language))],
     output:
-        results(layout.effect_names("{checkpoint}", "{baseline}")),
+        effect_tables("{checkpoint}", "{baseline}"),
+    params:
+        evaluations=effect_evaluations,
+        resamples=EXP.analyses.get("bootstrap_resamples", 1000),
     wildcard_constraints:
         checkpoint=_alternatives(EXP.checkpoints),
         baseline=_alternatives(EXP.checkpoints),
@@ -53,4 +63,5 @@ rule checkpoint_effect:
     localrule: True
     shell:
         "nertransfer effect --cells {input.cells:q} --checkpoint {wildcards.checkpoint:q} --baseline {wildcards.baseline:q}"
+        " --evaluations {params.evaluations:q} --resamples {params.resamples} --types {TYPES}"
         " --output-dir {L.results:q} > {log:q} 2>&1"

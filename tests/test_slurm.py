@@ -256,3 +256,29 @@ def test_profile_slurm_resolves_from_the_repository_root_and_groups_each_model_w
     # the default: 20 models (tiny and its Swahili start on 10 languages), 20 Slurm jobs, not 220; a model that
     # starts from another (sequential transfer) is its own job, not merged into the other's
     assert output.count("Group job finetune@") == 20
+
+
+def test_the_status_of_a_running_matrix_shows_queued_running_and_done_cells_at_once(cluster, tmp_path):
+    import csv
+
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    for checkpoint in config["checkpoints"].values():
+        checkpoint["training"]["epochs"] = 60  # long enough to be seen at work
+    workdir = new_workdir(tmp_path / "status", config)
+    run = start_on_slurm(workdir)  # four cells, one at a time on the one GPU
+    seen = []
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and run.poll() is None:
+            out = subprocess.run([sys.executable, "-m", "nertransfer", "status", "--configfile", str(workdir / "config.yaml"),
+                                  "-d", str(workdir), "--csv", "-"], capture_output=True, text=True).stdout
+            states = {row["state"]: row for row in csv.DictReader(out.splitlines())}
+            seen.append(set(states))
+            if {"done", "running", "queued"} <= set(states) and "epoch" in states["running"]["detail"]:
+                break
+            time.sleep(1)
+        assert {"done", "running", "queued"} <= seen[-1], seen
+        assert "dev F1" in states["running"]["detail"] and states["queued"]["detail"] == "Slurm: pending"
+    finally:
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: cancels what it submitted
+        run.communicate(timeout=120)

@@ -120,6 +120,41 @@ def cmd_effect(args) -> None:
                             args.resamples)
 
 
+def cmd_status(args) -> None:
+    import time
+
+    import yaml
+
+    from .config import check_schema, load_experiment, read_config
+    from .status import matrix_status
+    from .status_views import show, write_csv, write_html, write_png
+
+    workflow = Path(args.workflow)
+    config = read_config(workflow, args.configfile)
+    check_schema(config, yaml.safe_load((workflow / "workflow" / "schemas" / "config.schema.yaml").read_text()))
+    experiment = load_experiment(config, args.directory, workflow)
+    os.chdir(args.directory)  # the experiment's paths are relative to the run's folder, as in the workflow
+    while True:
+        rows = matrix_status(experiment)
+        if args.csv == "-":
+            write_csv(rows, sys.stdout)
+        else:
+            if args.watch and sys.stdout.isatty():
+                sys.stdout.write("\033[H\033[2J")  # clear the screen between refreshes
+            show(rows)
+        if args.csv and args.csv != "-":
+            with open(args.csv, "w", newline="") as out:
+                write_csv(rows, out)
+        if args.html:
+            write_html(rows, args.html)
+        if args.png:
+            write_png(rows, args.png)
+        if not args.watch:
+            return
+        sys.stdout.flush()
+        time.sleep(args.watch)
+
+
 def cmd_warm_server(args) -> None:
     from .warm import serve
 
@@ -218,6 +253,12 @@ def _workflow_commands(command) -> None:
     sub.add_argument("--idle-seconds", type=float, default=120.0, help="exit after this long without a job")
 
 
+def _workflow_root() -> str:
+    """The workflow this package belongs to (its repository, where config/config.yaml is), else the current folder."""
+    repository = Path(__file__).resolve().parents[2]
+    return str(repository) if (repository / "Snakefile").exists() else "."
+
+
 def _table_commands(command) -> None:
     """Tables and the study's analyses (no torch)."""
     sub = command("tables", cmd_tables, "aggregate evaluation metrics into CSV, Markdown, LaTeX tables and heatmaps")
@@ -229,6 +270,16 @@ def _table_commands(command) -> None:
     sub.add_argument("--std", choices=["sample", "population"], default="sample",
                      help="standard deviation over seeds: sample (ddof=1, default) or population (ddof=0)")
     sub.add_argument("--output-dir", required=True)
+
+    sub = command("status", cmd_status, "where each cell of the matrix stands: not started, queued, running, done, failed, "
+                  "invalidated (locks nothing; works while a run goes on)")
+    sub.add_argument("--configfile", nargs="*", default=[], help="config files merged over the default, as for snakemake")
+    sub.add_argument("--directory", "-d", default=".", help="the run's folder (snakemake -d), default: here")
+    sub.add_argument("--workflow", default=_workflow_root(), help="the workflow's folder (default: this package's repository)")
+    sub.add_argument("--csv", help="also write the cells as CSV to this file ('-': only CSV, to stdout)")
+    sub.add_argument("--html", help="also write a coloured page of the matrix")
+    sub.add_argument("--png", help="also write a coloured figure of the matrix")
+    sub.add_argument("--watch", type=float, nargs="?", const=5.0, help="refresh every N seconds (default 5) until Ctrl-C")
 
     sub = command("overlap", cmd_overlap, "token/entity overlap of training and test sets vs zero-shot F1, with correlations")
     sub.add_argument("--cells", required=True, help=f"the tables' {layout.CELLS_TABLE}")

@@ -15,7 +15,7 @@ import re
 import string
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .experiment import (DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment,
                          canonical_json)  # noqa: F401  canonical_json: the rules take it from here
@@ -89,6 +89,29 @@ def check_schema(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     error = best_match(strict(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(_key(error.absolute_path), _explain(error))
+
+
+def merged(base: dict, update: Mapping[str, Any]) -> dict:
+    """`update` merged into `base` the way Snakemake merges a --configfile over the default: nested mappings key by key."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merged(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def read_config(workflow_dir: str | Path, configfiles: Iterable[str | Path] = ()) -> dict:
+    """The workflow's default config with `configfiles` merged over it, in order, as `snakemake --configfile` does."""
+    import yaml
+
+    config: dict = {}
+    for path in [Path(workflow_dir) / "config" / "config.yaml", *map(Path, configfiles)]:
+        try:
+            merged(config, yaml.safe_load(path.read_text()) or {})
+        except FileNotFoundError:
+            raise ConfigError(str(path), "config file not found") from None
+    return config
 
 
 def _languages(value: Any, dataset: Dataset, key: str) -> tuple[str, ...]:

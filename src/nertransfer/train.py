@@ -141,7 +141,7 @@ def _fine_tune(job: FineTune, settings: TrainingSettings, stop_signals: list[int
             record.update(dev_precision=dev_scores["precision"], dev_recall=dev_scores["recall"], dev_f1=dev_scores["f1"])
         record["seconds"] = round(time.perf_counter() - record.pop("started"), 3)
         run.history.append(record)
-        print(json.dumps(record), flush=True)
+        print(json.dumps(_progress_line(record, settings, started, run.first_epoch)), flush=True)
         stopping, last_epoch = bool(stop_signals), epoch + 1 == settings.epochs
         if not last_epoch and (stopping or time.perf_counter() - last_save >= job.save_state_every_seconds):
             _save_state(run, job, settings, epoch, start)
@@ -153,6 +153,14 @@ def _fine_tune(job: FineTune, settings: TrainingSettings, stop_signals: list[int
     _write_outputs(run, job, settings, dev_scores, time.perf_counter() - started)
     job.state_file.unlink(missing_ok=True)
     return dev_scores
+
+
+def _progress_line(record: dict, settings: TrainingSettings, started: float, first_epoch: int) -> dict:
+    """An epoch's record as the job log shows it: with the number of epochs, the time so far and the time left
+    (at this run's pace), which `nertransfer status` shows beside a running cell."""
+    elapsed = time.perf_counter() - started
+    pace = elapsed / (record["epoch"] - first_epoch)
+    return {**record, "of": settings.epochs, "elapsed": round(elapsed, 1), "eta": round(pace * (settings.epochs - record["epoch"]), 1)}
 
 
 def training_subset(sentences: Sequence, size: int | float | None, seed: int) -> list:

@@ -68,6 +68,12 @@ class Executor(RemoteExecutor):
         name = job.groupid.split("@")[0] if job.is_group() else job.name  # a group `name@instance` logs under name
         return Path(self.settings.log_dir) / name / re.sub(r"[^\w./=-]", "_", label)
 
+    def job_name(self, job: JobExecutorInterface) -> str:
+        """`<rule or group>:<wildcards shared by its jobs>` (e.g. finetune:tiny/hau/base/seed1): squeue then tells
+        which outputs a Slurm job is working on, as a status view needs."""
+        folder = self.log_folder(job)
+        return f"{folder.relative_to(self.settings.log_dir).parts[0]}:{'/'.join(folder.relative_to(self.settings.log_dir).parts[1:])}"
+
     def slurm_parameters(self, job: JobExecutorInterface) -> Dict[str, object]:
         resources = job.resources
         pick = lambda name: resources.get(f"slurm_{name}") or getattr(self.settings, name)  # noqa: E731
@@ -76,7 +82,7 @@ class Executor(RemoteExecutor):
         if gpus and not gres:
             gres = f"gpu:{self.settings.gpu_type}:{gpus}" if self.settings.gpu_type else f"gpu:{gpus}"
         parameters = {
-            "job_name": f"{job.name}-{job.jobid}",
+            "job_name": self.job_name(job),
             "time": max(1, int(resources.get("runtime", 60))),
             "ntasks_per_node": 1,
             "cpus_per_task": job.threads,

@@ -234,8 +234,8 @@ def requests(access_log: Path) -> list[dict]:
 
 SCRIPTS = REPO / "tests" / "slurm"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
-# Small allocations, so that the one test node runs several jobs at once.
-RESOURCES = ["--default-resources", "mem_mb=500", "runtime=10",
+# Small allocations for the 2-CPU test node: fine-tunes of one thread, two side by side on its fake GPU.
+RESOURCES = ["--submitit-gpu-jobs-at-once", "2", "--set-threads", "train=1", "--default-resources", "mem_mb=500", "runtime=10",
              "--set-resources", "train:mem_mb=800", "train:runtime=10", "evaluate:gpus=0"]
 
 

@@ -69,8 +69,8 @@ def local_paper(tmp_path_factory, hub) -> Path:
 def test_the_study_in_miniature_downloads_each_start_once_and_shares_identical_fine_tunes(local_paper, hub):
     plan = planned(paper_workdir(local_paper.parent / "plan"), hub)
     # 3 starts on the hub; 35 cells (3 x 2 languages x 5 seeds, and xlmr-language@hau on swa x 5); 30 fine-tunes
-    assert plan == Counter({"prefetch_checkpoint": 3, "train": 30, "share_fine_tune": 5, "evaluate": 70, "card": 35,
-                            "tables": 1, "overlap": 1, "checkpoint_effect": 2})
+    assert plan == Counter({"prefetch_checkpoint": 3, "train": 30, "share_fine_tune": 5, "evaluate": 60, "share_evaluation": 10,
+                            "card": 35, "tables": 1, "overlap": 1, "checkpoint_effect": 2})
     runs = local_paper / "work" / "runs"
     for seed in range(1, SEEDS + 1):
         shared = json.loads((runs / "xlmr-swahili" / "swa" / "base" / f"seed{seed}" / "train" / "train_config.json").read_text())

@@ -69,11 +69,11 @@ def test_the_profile_run_gives_the_tables_of_the_local_run(cluster, local_run, t
     seconds = time.perf_counter() - started
     submitted = [line for line in (result.stdout + result.stderr).splitlines() if "as Slurm job" in line]
     print(f"profile run: {seconds:.1f} s, {len(submitted)} Slurm jobs")
-    assert len(submitted) == 4  # one allocation per fine-tuned model, its evaluations included
+    assert len(submitted) == 4  # one allocation per row of seeds (here one seed), its evaluations included
     for table in ("zero_shot.csv", "zero_shot_std.csv", "zero_shot_PER.csv", "in_language.csv", "cells.csv"):
         assert (workdir / "results" / table).read_text() == (local_run / "results" / table).read_text(), table
     logs = sorted(p.relative_to(workdir) for p in (workdir / "logs" / "slurm").rglob("*_log.out"))
-    assert Path("logs/slurm/finetune/mini/hau/base/seed1") in [p.parent for p in logs], logs
+    assert Path("logs/slurm/finetune/mini/hau/base/1") in [p.parent for p in logs], logs  # <group>/<row>/<seed>
 
 
 def test_a_preempted_fine_tune_resumes_from_its_last_epoch(cluster, tmp_path):
@@ -133,8 +133,8 @@ def test_without_accounting_an_outage_is_ridden_out_and_a_failure_is_reported_wi
         assert result.returncode != 0
         job = re.search(r"as Slurm job (\d+)", output).group(1)
         # the group's failure reaches the user: Slurm id, state, log path and the failed job's own error
-        assert re.search(f"Error in group finetune@mini/hau/base/seed1: Slurm job {job} ended (FAILED|RESULT_ERROR). Log "
-                         f"logs/slurm/finetune/mini/hau/base/seed1/hau/{job}_0_log.out", output), output[-3000:]
+        assert re.search(f"Error in group finetune@mini/hau/base: Slurm job {job} ended (FAILED|RESULT_ERROR). Log "
+                         f"logs/slurm/finetune/mini/hau/base/1/hau/{job}_0_log.out", output), output[-3000:]
         assert "data/hau/test.txt:" in output and "got 'B-NOPE'" in output, output[-3000:]
         assert time.perf_counter() - started < 240
     finally:
@@ -216,7 +216,8 @@ def test_past_the_outage_limit_jobs_are_given_up_with_what_to_do(cluster, tmp_pa
 def test_a_job_that_can_never_start_is_reported_at_once_with_what_was_asked_and_offered_and_cancelled(cluster, tmp_path):
     workdir = new_workdir(tmp_path / "too-big", one_cell(epochs=1))
     started = time.perf_counter()
-    result = on_slurm(workdir, "results/zero_shot.csv", "--cores", "4", "--set-threads", "train=4", check=False)
+    result = snakemake(workdir, "results/zero_shot.csv", "--profile", str(PROFILE), *RESOURCES, "--set-threads", "train=4",
+                       check=False)  # after RESOURCES: the last --set-threads counts
     output = result.stdout + result.stderr
     assert result.returncode != 0
     job = re.search(r"as Slurm job (\d+)", output).group(1)

@@ -138,3 +138,80 @@ def test_a_server_whose_starter_died_stops_its_jobs_and_exits(tmp_path, tiny_che
                 break
         time.sleep(0.1)
     assert not os.path.exists(socket_path)
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """A server in reuse mode with one long-lived worker, as an allocation on a cluster node starts it."""
+    from nertransfer.warm import WarmServer
+
+    server = WarmServer.start(tmp_path / "workers.log", slots=1, reuse=True)
+    yield server.folder / "socket"
+    server.stop()
+
+
+def test_a_cell_trained_by_a_worker_after_other_jobs_gives_the_model_of_a_fresh_process(workers, tmp_path, tiny_checkpoint,
+                                                                                         mini_corpus):
+    """Results must not depend on where a fine-tune runs: alone in a process, or third in a long-lived worker."""
+    other = train_args(tiny_checkpoint, mini_corpus, tmp_path / "other")
+    other[other.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 1, "seed": 7, "learning_rate": 0.02})
+    assert nertransfer(*other, socket=workers).returncode == 0
+    test = mini_corpus / "luo" / "test.txt"
+    assert nertransfer("evaluate", "--model", tmp_path / "other" / "model", "--test", test, "--predictions",
+                       tmp_path / "other.conll", "--metrics", tmp_path / "other.json", socket=workers).returncode == 0
+    packed = nertransfer(*train_args(tiny_checkpoint, mini_corpus, tmp_path / "packed"), socket=workers)
+    alone = nertransfer(*train_args(tiny_checkpoint, mini_corpus, tmp_path / "alone"))
+    assert packed.returncode == alone.returncode == 0, packed.stderr
+    assert '"epoch": 1' in packed.stdout  # the job's own stdout got the worker's output
+    for name in ("model/model.safetensors", "dev_metrics.json", "model/config.json"):
+        assert (tmp_path / "packed" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes(), name
+    for name, socket in (("packed", workers), ("alone", None)):
+        nertransfer("evaluate", "--model", tmp_path / "packed" / "model", "--test", test, "--predictions",
+                    tmp_path / f"{name}.conll", "--metrics", tmp_path / f"{name}.json", socket=socket)
+    assert (tmp_path / "packed.conll").read_text() == (tmp_path / "alone.conll").read_text()
+    assert "missing.txt: file not found" in nertransfer("evaluate", "--model", tmp_path, "--test", tmp_path / "missing.txt",
+                                                        "--predictions", tmp_path / "p", "--metrics", tmp_path / "m",
+                                                        socket=workers).stderr  # an error leaves the worker serving
+
+
+def test_killing_a_job_run_by_a_worker_stops_its_work_and_another_worker_takes_over(workers, tmp_path, tiny_checkpoint,
+                                                                                     mini_corpus):
+    env = {**os.environ, "NERTRANSFER_WARM_SOCKET": str(workers)}
+    args = train_args(tiny_checkpoint, mini_corpus, tmp_path / "killed")
+    args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 500})
+    job = subprocess.Popen([sys.executable, "-m", "nertransfer", *map(str, args)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert job.stdout.readline().startswith('{"epoch": 1')
+    state = tmp_path / "killed.state" / "resume.pt"
+    while not state.exists():
+        time.sleep(0.01)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    time.sleep(1.0)
+    saved = state.stat().st_mtime
+    time.sleep(2.0)
+    assert state.stat().st_mtime == saved  # nothing trains on
+    again = nertransfer(*train_args(tiny_checkpoint, mini_corpus, tmp_path / "next"), socket=workers)
+    assert again.returncode == 0 and (tmp_path / "next" / "dev_metrics.json").exists()
+
+
+def test_at_most_slots_jobs_run_at_once_and_the_others_wait_their_turn(tmp_path, tiny_checkpoint, mini_corpus):
+    """`snakemake -j4` on fewer cores: the server runs no more jobs at once than it has slots (CPUs)."""
+    from nertransfer.warm import WarmServer
+
+    server = WarmServer.start(tmp_path / "warm.log", slots=1)
+    try:
+        env = {**os.environ, "NERTRANSFER_WARM_SOCKET": str(server.folder / "socket")}
+        jobs = []
+        for name in ("first", "second"):
+            args = train_args(tiny_checkpoint, mini_corpus, tmp_path / name)
+            args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 3})
+            jobs.append(subprocess.Popen([sys.executable, "-m", "nertransfer", *map(str, args)], env=env,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        assert [job.wait(timeout=300) for job in jobs] == [0, 0]
+    finally:
+        server.stop()
+    spans = [((tmp_path / n / "train_config.json").stat().st_mtime, json.loads((tmp_path / n / "train_config.json").read_text())["seconds"])
+             for n in ("first", "second")]
+    (end_a, took_a), (end_b, took_b) = sorted(spans)
+    assert end_b - took_b >= end_a - 0.5  # the later one started when the earlier one had ended

@@ -89,9 +89,12 @@ def cmd_card(args) -> None:
 
 
 def cmd_share(args) -> None:
-    from .records import share_fine_tune
+    from .records import share_evaluation, share_fine_tune
 
-    share_fine_tune(args.records, args.output, args.cell, args.fine_tune_of)
+    if args.evaluation:
+        share_evaluation(args.evaluation, args.output, args.cell)
+    else:
+        share_fine_tune(args.records, args.output, args.cell, args.fine_tune_of)
 
 
 def cmd_prefetch(args) -> None:
@@ -158,7 +161,7 @@ def cmd_status(args) -> None:
 def cmd_warm_server(args) -> None:
     from .warm import serve
 
-    serve(args.socket, args.idle_seconds)
+    serve(args.socket, args.idle_seconds, args.slots, args.reuse)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,8 +241,9 @@ def _workflow_commands(command) -> None:
     sub.add_argument("--output", required=True)
 
     sub = command("share", cmd_share, "records for a cell that shares another cell's fine-tune (same start, data, settings)")
-    sub.add_argument("--records", required=True, help="the records folder of the fine-tune")
-    sub.add_argument("--fine-tune-of", required=True, help="the cell whose fine-tune it is")
+    sub.add_argument("--records", help="the records folder of the fine-tune")
+    sub.add_argument("--fine-tune-of", help="the cell whose fine-tune it is")
+    sub.add_argument("--evaluation", help="instead: an evaluation folder of the fine-tune, shared as this cell's")
     sub.add_argument("--cell", type=_json, required=True, help="this cell's axes as JSON")
     sub.add_argument("--output", required=True)
 
@@ -251,6 +255,9 @@ def _workflow_commands(command) -> None:
     sub = command("warm-server", cmd_warm_server, "serve train/evaluate/build-recipe jobs from a process with torch imported")
     sub.add_argument("--socket", required=True, help="Unix socket path; jobs find it in $NERTRANSFER_WARM_SOCKET")
     sub.add_argument("--idle-seconds", type=float, default=120.0, help="exit after this long without a job")
+    sub.add_argument("--slots", type=int, help="jobs run at once (default: the CPUs available); with --reuse, workers")
+    sub.add_argument("--reuse", action="store_true",
+                     help="long-lived workers that run jobs one after another in-process (CUDA and imports start once)")
 
 
 def _workflow_root() -> str:

@@ -2,8 +2,9 @@
 
 Every metrics.json and train_config.json carries its cell's axes (checkpoint, training language,
 seed, and the further axes of the experiment), so nothing here parses paths. Scores become
-F1 x 100. pandas is loaded on use. A cell that shares another cell's fine-tune gets records of
-its own (`share_fine_tune`), so that tables count it as the cell it is.
+F1 x 100. pandas is loaded on use. A cell that shares another cell's fine-tune gets records and
+evaluations of its own (`share_fine_tune`, `share_evaluation`), so that tables count it as the
+cell it is.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .files import atomic_directory, write_json
-from .layout import DEV_METRICS, EPOCHS, TRAIN_CONFIG
+from .files import atomic_directory, atomic_write, write_json
+from . import layout
+from .layout import DEV_METRICS, EPOCHS, PREDICTIONS, TRAIN_CONFIG
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,3 +106,14 @@ def share_fine_tune(records: str | Path, output: str | Path, cell: dict, fine_tu
         (folder / EPOCHS).write_bytes((records / EPOCHS).read_bytes())
         write_json(folder / DEV_METRICS, json.loads((records / DEV_METRICS).read_text()))
         write_json(folder / TRAIN_CONFIG, summary)
+
+
+def share_evaluation(evaluation: str | Path, output: str | Path, cell: dict) -> None:
+    """An evaluation for a cell whose fine-tune is another cell's: the same model on the same test set, so the
+    same predictions, and the metrics with this cell's axes."""
+    evaluation, output = Path(evaluation), Path(output)
+    metrics = {**json.loads((evaluation / layout.METRICS).read_text()), **cell}
+    output.mkdir(parents=True, exist_ok=True)
+    with atomic_write(output / PREDICTIONS) as out:
+        out.write((evaluation / PREDICTIONS).read_text(encoding="utf-8"))
+    write_json(output / layout.METRICS, metrics)

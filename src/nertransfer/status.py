@@ -58,10 +58,11 @@ def slurm_queue() -> dict[str, str]:
 
 
 def _queued(cell: Cell, queue: Mapping[str, str]) -> str | None:
-    """The Slurm state of a job that runs `cell`: a job is named after the cells it runs (a cell, or a row of seeds)."""
+    """The Slurm state of a job that runs `cell`. The executor names a job `<group>:<wildcards its jobs share>`:
+    the workflow's row and seed (`finetune:tiny/hau/base/1`), or the row alone for a job of several seeds."""
+    names = {row_of(cell), f"{row_of(cell)}/{cell.seed}"}
     for name, state in queue.items():
-        label = name.split(":", 1)[-1]
-        if label and (cell.id == label or cell.id.startswith(label + "/")):
+        if name.split(":", 1)[-1] in names:
             return state
     return None
 

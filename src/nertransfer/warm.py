@@ -14,6 +14,13 @@ A job's process that is asked to stop (SIGTERM, SIGINT) passes the request on, a
 stops as it would in its own process: a fine-tune finishes its epoch and saves its resumable
 state. A job's process that dies (kill -9) takes its child with it: no orphaned work. If the
 process that started the server (Snakemake) dies, the server asks every child to stop and exits.
+
+At most as many jobs run at once as there are CPUs (`--slots`): `snakemake -j4` on two cores
+would otherwise run four one-thread fine-tunes on them and lose a fifth of its speed to
+switching; the others wait their turn. On a cluster node (`--reuse`, started by the workflow for
+each allocation) the server keeps long-lived workers instead of forking a child per job: each
+runs its jobs one after another in its own process, so that a GPU's context, cuBLAS and the
+imports start once per worker, not once per fine-tune and evaluation.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,28 +102,29 @@ def _run_child(request: dict, fds: list[int]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     os.environ[CHILD_VARIABLE] = "1"
-    status = 0
+    status = 1
     try:
-        from .cli import main
-
-        main(request["argv"])
-    except SystemExit as exit:
-        if isinstance(exit.code, str):
-            print(exit.code, file=sys.stderr)
-        status = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        status = 1
+        status = _exit_status(request["argv"])
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
 
 
-def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
-    """Listen on `path` and run each request in a forked child; exit after `idle_seconds` idle."""
+def available_cpus() -> int:
+    """The CPUs this process may run on (a job's allocation, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def serve(path: str | os.PathLike, idle_seconds: float = 120.0, slots: int | None = None, reuse: bool = False) -> None:
+    """Listen on `path` and run each request; exit after `idle_seconds` idle.
+
+    Fork mode (a local run): a forked child per request, at most `slots` at once (default: the CPUs
+    available), so that `snakemake -j4` on two cores does not run four trainings on them; further
+    requests wait their turn. Reuse mode (a cluster allocation): `slots` long-lived workers, each
+    running requests one after another in its own process, so that CUDA, cuBLAS and the imports
+    start once per worker rather than once per fine-tune or evaluation.
+    """
     path = Path(path)
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -128,6 +137,9 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
 
     from . import evaluate, recipe, train  # noqa: F401
 
+    slots = slots or available_cpus()
+    if reuse:
+        return _serve_reusing(listener, path, slots)
     running: dict[int, socket.socket] = {}  # child pid -> the job's connection
     starter = os.getppid()  # the Snakemake process that started the server
     stop = lambda *_: _stop_children(running, path)  # noqa: E731
@@ -137,7 +149,8 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
     while True:
         if os.getppid() != starter:  # Snakemake died without stopping us (kill -9): stop its jobs too
             stop()
-        readable, _, _ = select.select([listener, *running.values()], [], [], 0.2)
+        accepting = [listener] if len(running) < slots else []  # the others wait in the listen queue
+        readable, _, _ = select.select([*accepting, *running.values()], [], [], 0.2)
         for connection in readable:
             if connection is listener:
                 _start_job(listener, running)
@@ -149,6 +162,134 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0) -> None:
         elif time.monotonic() - last_activity > idle_seconds:
             path.unlink(missing_ok=True)
             return
+
+
+def _serve_reusing(listener: socket.socket, path: Path, slots: int) -> None:
+    """Keep `slots` workers accepting requests on `listener` (the kernel hands each request to an idle one);
+    start a new one for each that dies (a job's process killed takes its worker along); stop with the starter."""
+    workers: set[int] = set()
+    starter = os.getppid()
+
+    def start_worker() -> None:
+        pid = os.fork()
+        if pid == 0:
+            _work(listener)
+        workers.add(pid)
+
+    stop = lambda *_: _stop_children(dict.fromkeys(workers), path)  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(slots):
+        start_worker()
+    while True:
+        if os.getppid() != starter:
+            stop()
+        pid, _ = os.waitpid(-1, os.WNOHANG)
+        if pid:
+            workers.discard(pid)
+            start_worker()
+        else:
+            time.sleep(0.2)
+
+
+def _work(listener: socket.socket) -> None:
+    """A worker: take requests one at a time and run each in this process, then put the process back as it was."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    while True:
+        accepted, _ = listener.accept()
+        try:
+            message, fds, _, _ = socket.recv_fds(accepted, _LENGTH.size, 3)
+            request = json.loads(_receive_exactly(accepted, _LENGTH.unpack(message)[0]))
+        except (ConnectionError, ValueError, struct.error):
+            accepted.close()
+            continue
+        status = _run_here(request, fds, accepted)
+        try:
+            accepted.sendall(_STATUS.pack(status))
+        except OSError:
+            pass
+        accepted.close()
+
+
+def _run_here(request: dict, fds: list[int], connection: socket.socket) -> int:
+    """Run one command in this process as if it were the job's own, and return its exit status.
+
+    While it runs, a watcher passes the job's stop request on as SIGTERM to this process (a
+    fine-tune saves its state and stops) and, if the job's process dies, kills this worker with
+    it: no work goes on for a job nobody waits for.
+    """
+    import gc
+
+    saved = {"fds": [os.dup(target) for target in range(3)], "cwd": os.getcwd(), "env": dict(os.environ),
+             "streams": (sys.stdin, sys.stdout, sys.stderr)}
+    wake_read, wake_write = os.pipe()
+    watcher = threading.Thread(target=_watch, args=(connection, wake_read), daemon=True)
+    watcher.start()
+    try:
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdin = os.fdopen(0, "r", closefd=False)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ[CHILD_VARIABLE] = "1"
+        return _exit_status(request["argv"])
+    finally:
+        os.write(wake_write, b"x")
+        watcher.join()
+        os.close(wake_read)
+        os.close(wake_write)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for target, fd in enumerate(saved["fds"]):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdin, sys.stdout, sys.stderr = saved["streams"]
+        os.chdir(saved["cwd"])
+        os.environ.clear()
+        os.environ.update(saved["env"])
+        gc.collect()
+        _release_gpu_memory()
+
+
+def _watch(connection: socket.socket, wake: int) -> None:
+    readable, _, _ = select.select([connection, wake], [], [])
+    if wake in readable:
+        return
+    try:
+        request = connection.recv(1)
+    except OSError:
+        request = b""
+    os.kill(os.getpid(), signal.SIGTERM if request == _STOP else signal.SIGKILL)
+
+
+def _exit_status(argv: Sequence[str]) -> int:
+    """Run `nertransfer <argv>` here; its exit status as a process would have it."""
+    try:
+        from .cli import main
+
+        main(argv)
+    except SystemExit as exit:
+        if isinstance(exit.code, str):
+            print(exit.code, file=sys.stderr)
+        return exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _release_gpu_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _start_job(listener: socket.socket, running: dict[int, socket.socket]) -> None:
@@ -218,15 +359,17 @@ class WarmServer:
     folder: Path
 
     @classmethod
-    def start(cls, log_path: str | os.PathLike, idle_seconds: float = 120.0, wait_seconds: float = 30.0) -> "WarmServer":
+    def start(cls, log_path: str | os.PathLike, idle_seconds: float = 120.0, wait_seconds: float = 30.0,
+              slots: int | None = None, reuse: bool = False) -> "WarmServer":
         """Start the server and announce its socket in this process's environment (inherited by every job)."""
         folder = Path(tempfile.mkdtemp(prefix="nertransfer-warm-"))  # private: the socket runs commands
         socket_path = folder / "socket"
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        options = [*(["--slots", str(slots)] if slots else []), *(["--reuse"] if reuse else [])]
         with open(log_path, "w") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "nertransfer", "warm-server", "--socket", str(socket_path),
-                 "--idle-seconds", str(idle_seconds)],
+                 "--idle-seconds", str(idle_seconds), *options],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + wait_seconds
         while not socket_path.exists() and time.monotonic() < deadline and process.poll() is None:

@@ -39,6 +39,11 @@ class ExecutorSettings(ExecutorSettingsBase):
     )
     min_poll_seconds: float = field(default=1.0, metadata={"help": "first interval between status checks"})
     max_poll_seconds: float = field(default=30.0, metadata={"help": "longest interval while nothing changes"})
+    gpu_jobs_at_once: int = field(
+        default=1,
+        metadata={"help": "how many of a group's GPU jobs run side by side on its GPU (their CPUs and memory add up in "
+                          "the allocation); put several jobs in a group with --group-components to use it"},
+    )
     status_outage_limit_s: float = field(
         default=3600.0,
         metadata={"help": "how long to keep jobs while Slurm does not answer status queries (slurmctld down, or "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncGenerator, Dict, List, Optional
 
@@ -20,6 +22,15 @@ from snakemake_interface_executor_plugins.utils import format_cli_arg
 from .states import ACTIVE, FAILED, NEVER_STARTS, SUCCEEDED, partition_offer, query_states, result_of, run
 
 MISSING_POLLS_BEFORE_LOST = 3  # a job absent from a working squeue and from sacct this many times in a row is over
+
+
+@dataclass(frozen=True)
+class Allocation:
+    cpus: int
+    mem_mb: Optional[int]
+    gpus: int
+    runtime: int  # minutes
+    node_limits: Optional[Dict[str, int]] = None  # --resources for the Snakemake that runs a group in it
 
 
 class ShellCommand:
@@ -74,19 +85,45 @@ class Executor(RemoteExecutor):
         folder = self.log_folder(job)
         return f"{folder.relative_to(self.settings.log_dir).parts[0]}:{'/'.join(folder.relative_to(self.settings.log_dir).parts[1:])}"
 
+    def allocation(self, job: JobExecutorInterface) -> Allocation:
+        """What one Slurm job asks for, and the limits the Snakemake it runs keeps to on the node.
+
+        A group with jobs that use a GPU gets the GPU of the widest of them and, for
+        `gpu-jobs-at-once` of them running side by side, their CPUs and memory added up; the
+        group's other jobs run inside that budget, as many at a time as its CPUs allow. (Left to
+        itself Snakemake sums every job of a group that could run in parallel: ten evaluations
+        beside one fine-tune would ask for ten CPUs.) Other jobs and groups ask for what
+        Snakemake computed for them.
+        """
+        members = list(job.jobs) if job.is_group() else [job]
+        gpu_jobs = [m for m in members if int(m.resources.get("gpus", 0) or 0) > 0]
+        if not job.is_group() or not gpu_jobs:
+            resources = job.resources
+            return Allocation(job.threads, resources.get("mem_mb"), int(resources.get("gpus", 0) or 0),
+                              max(1, int(resources.get("runtime", 60))))
+        at_once = max(1, min(self.settings.gpu_jobs_at_once, len(gpu_jobs)))
+        threads = max(m.threads for m in gpu_jobs)
+        memory = max(int(m.resources.get("mem_mb", 0) or 0) for m in gpu_jobs) * at_once or None
+        others = [m for m in members if m not in gpu_jobs]
+        other_rounds = -(-len(others) // max(1, threads * at_once // max([m.threads for m in others] or [1])))
+        runtime = (-(-len(gpu_jobs) // at_once) * max(int(m.resources.get("runtime", 60)) for m in gpu_jobs)
+                   + other_rounds * max([int(m.resources.get("runtime", 60)) for m in others] or [0]))
+        gpus = max(int(m.resources.get("gpus", 0) or 0) for m in gpu_jobs)
+        return Allocation(threads * at_once, memory, gpus, max(1, runtime),
+                          node_limits={"mem_mb": memory, "gpus": at_once} if memory else {"gpus": at_once})
+
     def slurm_parameters(self, job: JobExecutorInterface) -> Dict[str, object]:
-        resources = job.resources
+        resources, allocation = job.resources, self.allocation(job)
         pick = lambda name: resources.get(f"slurm_{name}") or getattr(self.settings, name)  # noqa: E731
-        gpus = int(resources.get("gpus", 0) or 0)
         gres = resources.get("slurm_gres")
-        if gpus and not gres:
-            gres = f"gpu:{self.settings.gpu_type}:{gpus}" if self.settings.gpu_type else f"gpu:{gpus}"
+        if allocation.gpus and not gres:
+            gres = f"gpu:{self.settings.gpu_type}:{allocation.gpus}" if self.settings.gpu_type else f"gpu:{allocation.gpus}"
         parameters = {
             "job_name": self.job_name(job),
-            "time": max(1, int(resources.get("runtime", 60))),
+            "time": allocation.runtime,
             "ntasks_per_node": 1,
-            "cpus_per_task": job.threads,
-            "mem": f"{resources['mem_mb']}M" if resources.get("mem_mb") else None,
+            "cpus_per_task": allocation.cpus,
+            "mem": f"{allocation.mem_mb}M" if allocation.mem_mb else None,
             "gres": gres,
             "partition": pick("partition"),
             "account": pick("account"),
@@ -99,19 +136,27 @@ class Executor(RemoteExecutor):
         return {key: value for key, value in parameters.items() if value not in (None, {})}
 
     def get_job_args(self, job: JobExecutorInterface) -> str:
-        """A group runs inside its allocation under the same limits (`--resources`) that sized it.
-
-        Snakemake sizes a group's allocation by packing its jobs into layers within the run's
-        `resources:`; the node-side Snakemake is not given them, so without this it would run the
-        group's evaluations side by side beyond the allocation's memory or GPUs.
-        """
+        """A group runs inside its allocation: its Snakemake gets the allocation's CPUs and, as `--resources`, its
+        memory and GPU slots (or, for a group without GPU jobs, the run's own `resources:` limits)."""
         args = super().get_job_args(job)
-        given = {name: getattr(value, "value", value) for name, value in getattr(self.workflow, "global_resources", {}).items()}
-        limits = {name: value for name, value in given.items()
-                  if name not in ("_cores", "_nodes") and isinstance(value, int) and not isinstance(value, bool)}
-        if job.is_group() and limits:
+        if not job.is_group():
+            return args
+        allocation = self.allocation(job)
+        limits = allocation.node_limits
+        if limits is None:
+            given = {name: getattr(value, "value", value) for name, value in getattr(self.workflow, "global_resources", {}).items()}
+            limits = {name: value for name, value in given.items()
+                      if name not in ("_cores", "_nodes") and isinstance(value, int) and not isinstance(value, bool)}
+        else:
+            args += " " + format_cli_arg("--cores", allocation.cpus)
+        if limits:
             args += " " + format_cli_arg("--resources", [f"{name}={value}" for name, value in limits.items()])
         return args
+
+    def get_jobname(self, job: JobExecutorInterface) -> str:
+        # A group named after wildcards that hold paths (finetune@tiny/hau/base) would put a "/" into the name of
+        # the file Snakemake lists a big group's input files in; that name only has to be unique.
+        return super().get_jobname(job).replace(os.path.sep, "_")
 
     def additional_general_args(self) -> str:
         # The node's Snakemake prints a failed job's own log into the Slurm log, whose tail the failure message shows.

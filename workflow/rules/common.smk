@@ -42,12 +42,20 @@ def _alternatives(names):
 # Shapes, not alternations of every cell id: Snakemake copies a constraint into every pattern
 # that uses the wildcard, and a 7,000-character alternation made each substitution ~8x slower
 # on the 6,300-job MasakhaNER 2.0 matrix (bench/snakemake_overhead.py).
-CELL_SHAPE = r"[^/]+/[^/]+/[^/]+/seed[0-9]+"  # checkpoint[@language]/train language/setup/seedN
+# A cell's id is <row>/seed<seed>: the row (checkpoint[@language]/train language/setup) is a wildcard of
+# its own, so that a profile can put every seed of a row in one allocation (groups: train=finetune@{row}).
+CELL = "{row}/seed{seed}"
+ROW_SHAPE = r"[^/]+/[^/]+/[^/]+"
 
 
 wildcard_constraints:
-    cell=CELL_SHAPE,
+    row=ROW_SHAPE,
+    seed=r"[0-9]+",
     language=r"[^/]+",
+
+
+def cell_of(wildcards):
+    return CELLS[f"{wildcards.row}/seed{wildcards.seed}"]
 
 
 def cell_axes(cell, **extra):
@@ -137,6 +145,21 @@ def start_local_run():
     stop_jobs_on_interrupt()
     if config.get("warm_start", True):
         LOCAL_RUN["warm"] = WarmServer.start(L.log("warm_server"))
+
+
+def start_allocation_workers():
+    """In a cluster allocation (Snakemake running a group job there): long-lived workers that run the group's
+    fine-tunes and evaluations in-process, one per CPU it was given (nertransfer.warm, --reuse)."""
+    import atexit
+
+    slots = workflow.resource_settings.cores if isinstance(workflow.resource_settings.cores, int) else None
+    job = os.environ.get("SLURM_JOB_ID", str(os.getpid()))
+    server = WarmServer.start(L.log("workers", job), slots=slots, reuse=True)
+    atexit.register(server.stop)
+
+
+if workflow.remote_exec and config.get("warm_start", True) and not os.environ.get("NERTRANSFER_WARM_SOCKET"):
+    start_allocation_workers()
 
 
 def end_local_run():

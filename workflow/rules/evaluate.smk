@@ -12,15 +12,17 @@ def evaluate_arguments(cell, language):
 rule evaluate:
     input:
         # a pattern, not a function per job, unless some cell shares another's fine-tune (its model is the other's)
-        model=L.model("{cell}") if not SHARED else lambda w: EXP.model_dir(CELLS[w.cell]),
+        model=L.model(CELL),
         test=EXP.dataset.path.replace("{split}", "test"),  # a pattern, not a function per job
     output:
-        predictions=L.predictions("{cell}", "{language}"),
-        metrics=L.metrics("{cell}", "{language}"),
+        predictions=L.predictions(CELL, "{language}"),
+        metrics=L.metrics(CELL, "{language}"),
     params:
-        args=lambda w: evaluate_arguments(CELLS[w.cell], w.language),  # one params function: see train
+        args=lambda w: evaluate_arguments(cell_of(w), w.language),  # one params function: see train
+    wildcard_constraints:
+        row=(rf"(?!(?:{_alternatives(SHARED)})/)" if SHARED else "") + ROW_SHAPE,  # see share_evaluation
     log:
-        L.log("evaluate", "{cell}", "{language}"),
+        L.log("evaluate", CELL, "{language}"),
     threads: 1
     resources:
         gpus=1,
@@ -32,10 +34,10 @@ rule evaluate:
 rule card:
     # The model card with dev and test (own-language) metrics, beside the cell's model.
     input:
-        run=L.records("{cell}"),
-        test=lambda w: L.metrics(w.cell, CELLS[w.cell].train_language),
+        run=L.records(CELL),
+        test=lambda w: L.metrics(cell_of(w).id, cell_of(w).train_language),
     output:
-        L.card("{cell}"),
+        L.card(CELL),
     localrule: True
     shell:
         "nertransfer card --run {input.run:q} --test-metrics {input.test:q} --output {output:q}"

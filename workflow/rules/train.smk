@@ -2,7 +2,7 @@
 
 
 def train_inputs(wildcards):
-    cell = CELLS[wildcards.cell]
+    cell = cell_of(wildcards)
     inputs = {
         "train": EXP.dataset.file(cell.train_language, "train"),
         "dev": EXP.dataset.file(cell.train_language, "dev"),
@@ -33,15 +33,15 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        records=directory(L.records("{cell}")),
-        model=model_folder(L.model("{cell}")),
+        records=directory(L.records(CELL)),
+        model=model_folder(L.model(CELL)),
     params:
         # one params function, not three: Snakemake inspects each one per job, even in a dry run
-        args=lambda w: train_arguments(CELLS[w.cell]),
+        args=lambda w: train_arguments(cell_of(w)),
     wildcard_constraints:
-        cell=(rf"(?!(?:{_alternatives(SHARED)})/)" if SHARED else "") + CELL_SHAPE,  # every output is <cell>/...
+        row=(rf"(?!(?:{_alternatives(SHARED)})/)" if SHARED else "") + ROW_SHAPE,  # every output is <row>/seed<k>/...
     log:
-        L.log("train", "{cell}"),
+        L.log("train", CELL),
     threads: 1  # one torch thread per job: parallel jobs, not oversubscribed cores (override with --set-threads)
     resources:
         gpus=1,
@@ -54,14 +54,33 @@ rule train:
 
 rule share_fine_tune:
     input:
-        lambda w: L.records(EXP.fine_tunes()[w.cell].id),
+        lambda w: L.records(EXP.fine_tunes()[cell_of(w).id].id),
     output:
-        directory(L.records("{cell}")),
+        directory(L.records(CELL)),
     params:
-        owner=lambda w: EXP.fine_tunes()[w.cell].id,
-        axes=lambda w: cell_axes(CELLS[w.cell]),
+        owner=lambda w: EXP.fine_tunes()[cell_of(w).id].id,
+        axes=lambda w: cell_axes(cell_of(w)),
     wildcard_constraints:
-        cell=_alternatives(SHARED),
+        row=rf"(?=(?:{_alternatives(SHARED)})/)" + ROW_SHAPE,
     localrule: True
     shell:
         "nertransfer share --records {input:q} --fine-tune-of {params.owner:q} --cell {params.axes} --output {output:q}"
+
+
+rule share_evaluation:
+    # the same model on the same test set: the fine-tune's evaluation, labelled as this cell's
+    input:
+        predictions=lambda w: L.predictions(EXP.fine_tunes()[cell_of(w).id].id, w.language),
+        metrics=lambda w: L.metrics(EXP.fine_tunes()[cell_of(w).id].id, w.language),
+    output:
+        predictions=L.predictions(CELL, "{language}"),
+        metrics=L.metrics(CELL, "{language}"),
+    params:
+        evaluation=lambda w: L.evaluation(EXP.fine_tunes()[cell_of(w).id].id, w.language),
+        output=lambda w: L.evaluation(cell_of(w).id, w.language),
+        axes=lambda w: cell_axes(cell_of(w), eval_language=w.language),
+    wildcard_constraints:
+        row=rf"(?=(?:{_alternatives(SHARED)})/)" + ROW_SHAPE,
+    localrule: True
+    shell:
+        "nertransfer share --evaluation {params.evaluation:q} --cell {params.axes} --output {params.output:q}"

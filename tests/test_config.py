@@ -63,6 +63,8 @@ def test_axis_mistakes_fail_naming_the_key(change, message):
         ({"checkpoints": {"bad": {"hub": "x", "path": "y"}}}, "checkpoints"),
         ({"checkpoints": {"bad": {"recipe": {"name": "huge-xlmr"}}}}, "huge-xlmr"),
         ({"training": {"learning_rate": -1}}, "learning_rate"),
+        ({"local_jobs_at_once": 0}, "config key 'local_jobs_at_once': 0 is less than the minimum of 1"),
+        ({"training": {"cuda_graphs": "yes"}}, "config key 'training.cuda_graphs': expected a boolean"),
     ],
 )
 def test_schema_rejects_typos_and_impossible_values_naming_the_key_in_one_line(change, message):

@@ -5,17 +5,6 @@ from __future__ import annotations
 from conftest import TYPES
 
 
-def test_collation_pads_to_the_longest_window_and_labels_first_subwords_only():
-    from nertransfer.encoding import IGNORE, Window
-    from nertransfer.predict import collate
-
-    windows = [Window(0, 0, [0, 11, 12, 13, 2], [1, 3]), Window(1, 0, [0, 21, 2], [1])]
-    batch = collate(windows, pad_id=1, labels=[[5, 6], [7]])
-    assert batch["input_ids"].tolist() == [[0, 11, 12, 13, 2], [0, 21, 2, 1, 1]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
-    assert batch["labels"].tolist() == [[IGNORE, 5, IGNORE, 6, IGNORE], [IGNORE, 7, IGNORE, IGNORE, IGNORE]]
-
-
 def test_capping_cpu_batches_in_subwords_changes_no_prediction(tiny_checkpoint, mini_corpus, monkeypatch):
     from nertransfer import predict
     from nertransfer.conll import bio_labels, read_conll

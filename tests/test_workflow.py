@@ -69,15 +69,26 @@ def test_adding_a_seed_adds_only_the_new_cells(copy):
     set_config(copy, {**CONFIG, "experiment": {**CONFIG["experiment"], "seeds": [1, 2]}})
     jobs = plan(copy)
     assert counts(jobs) == Counter({"train": 4, "evaluate": 8, "card": 4, "tables": 1})
-    assert all("seed2" in w for r, w in jobs if r in ("train", "evaluate", "card"))
+    assert all("seed=2" in w for r, w in jobs if r in ("train", "evaluate", "card"))
 
 
 def test_adding_a_checkpoint_adds_only_its_cells(copy):
-    config = {**CONFIG, "checkpoints": {**CONFIG["checkpoints"], "mini-c": CONFIG["checkpoints"]["mini-b"]}}
+    mini_c = yaml.safe_load(yaml.safe_dump(CONFIG["checkpoints"]["mini-b"]))
+    mini_c["recipe"]["seed"] = 2  # another start
+    config = {**CONFIG, "checkpoints": {**CONFIG["checkpoints"], "mini-c": mini_c}}
     config["experiment"] = {**CONFIG["experiment"], "checkpoints": ["mini", "mini-b", "mini-c"]}
     set_config(copy, config)
     jobs = plan(copy)
     assert counts(jobs) == Counter({"build_recipe": 1, "train": 2, "evaluate": 4, "card": 2, "tables": 1})
+    assert all("mini-c" in w for r, w in jobs if r not in ("tables", "all"))
+
+
+def test_a_checkpoint_identical_to_another_shares_its_fine_tunes_and_evaluations(copy):
+    config = {**CONFIG, "checkpoints": {**CONFIG["checkpoints"], "mini-c": CONFIG["checkpoints"]["mini-b"]}}
+    config["experiment"] = {**CONFIG["experiment"], "checkpoints": ["mini", "mini-b", "mini-c"]}
+    set_config(copy, config)
+    jobs = plan(copy)
+    assert counts(jobs) == Counter({"share_fine_tune": 2, "share_evaluation": 4, "card": 2, "tables": 1})
     assert all("mini-c" in w for r, w in jobs if r not in ("tables", "all"))
 
 
@@ -87,7 +98,7 @@ def test_changing_one_checkpoints_hyperparameter_reruns_only_its_cells(copy):
     set_config(copy, config)
     jobs = plan(copy)
     assert counts(jobs) == Counter({"train": 2, "evaluate": 4, "card": 2, "tables": 1})
-    assert all("cell=mini-b/" in w for r, w in jobs if r in ("train", "evaluate", "card"))
+    assert all("row=mini-b/" in w for r, w in jobs if r in ("train", "evaluate", "card"))
 
 
 def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
@@ -106,9 +117,9 @@ def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
     size = log.stat().st_size
     time.sleep(2.0)
     assert log.stat().st_size == size  # the job's work stopped with it
-    cell = f"mini/{log.parent.parent.name}/base/seed1"
-    assert not (copy / "work" / "runs" / cell / "train").exists()
-    assert ("train", f"cell={cell}") in plan(copy, "--rerun-incomplete")
+    row = f"mini/{log.parent.parent.name}/base"
+    assert not (copy / "work" / "runs" / row / "seed1" / "train").exists()
+    assert ("train", f"row={row}, seed=1") in plan(copy, "--rerun-incomplete")
 
 
 def wait_for(condition, seconds: float, what: str):
@@ -169,6 +180,13 @@ def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
     assert "data/luo/test.txt:3: expected a tag over the types DATE, LOC, ORG, PER, got 'B-MISC'" in log
     assert (copy / "results" / "zero_shot.csv").read_bytes() == before
     assert (copy / "work" / "runs" / "mini" / "hau" / "base" / "seed1" / "model" / "model.safetensors").exists()
+
+
+def test_a_local_run_runs_no_more_jobs_at_once_than_local_jobs_at_once_says(copy):
+    test = copy / "data" / "hau" / "test.txt"
+    test.write_text(test.read_text().replace(" B-LOC", " B-PER", 1))
+    snakemake(copy, "-j4", "results/zero_shot.csv", "--config", "local_jobs_at_once=1")
+    assert "forked jobs, 1 at once" in (copy / "work" / "logs" / "warm_server.log").read_text()
 
 
 def test_a_config_typo_fails_before_any_job_naming_the_key(copy):

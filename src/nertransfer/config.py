@@ -17,8 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .experiment import (DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment,
-                         canonical_json)  # noqa: F401  canonical_json: the rules take it from here
+from .experiment import DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment
 from .layout import Layout
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.{}-]+$")

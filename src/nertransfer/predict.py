@@ -13,8 +13,9 @@ from typing import Sequence
 
 import torch
 
+from .collation import bucket_width, collate
 from .device import Compute, choose
-from .encoding import IGNORE, Window, encode, length_grouped_batches
+from .encoding import encode, length_grouped_batches
 
 # On CPU a batch of long windows runs slower per subword than a smaller one (the caches), so a
 # CPU batch also holds at most this many subwords once padded (bench/README.md has the A/B). On
@@ -47,32 +48,13 @@ def load_model(path: str, labels: Sequence[str] | None = None, compute: Compute 
     return tokenizer, model.to(compute.device)
 
 
-def collate(windows: Sequence[Window], pad_id: int, labels: Sequence[Sequence[int]] | None = None) -> dict:
-    """Pad a batch to its longest window (dynamic padding); labels sit on each word's first subword.
-
-    Rows are padded as Python lists and made into one tensor per batch, not a tensor and a copy
-    per row, which costs a tensor construction per row.
-    """
-    width = max(len(window) for window in windows)
-    batch = {
-        "input_ids": torch.tensor([w.input_ids + [pad_id] * (width - len(w)) for w in windows]),
-        "attention_mask": torch.tensor([[1] * len(w) + [0] * (width - len(w)) for w in windows]),
-    }
-    if labels is not None:
-        rows = []
-        for window, window_labels in zip(windows, labels):
-            row = [IGNORE] * width
-            for start, label in zip(window.word_starts, window_labels):
-                row[start] = label
-            rows.append(row)
-        batch["labels"] = torch.tensor(rows)
-    return batch
-
-
 @torch.inference_mode()
 def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_length: int, batch_size: int = 64,
-                 compute: Compute | None = None) -> list[list[str]]:
-    """One predicted tag per word of every sentence, long sentences split into windows, in `compute`'s precision."""
+                 compute: Compute | None = None, static_shapes: bool = False) -> list[list[str]]:
+    """One predicted tag per word of every sentence, long sentences split into windows, in `compute`'s precision.
+
+    `static_shapes`: batches padded to bucket widths and the full batch size (nertransfer.collation).
+    """
     model.eval()
     compute = compute or choose()
     device = next(model.parameters()).device
@@ -82,7 +64,8 @@ def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_lengt
     max_tokens = CPU_BATCH_TOKENS if device.type == "cpu" else None
     for batch in length_grouped_batches([len(w) for w in windows], batch_size, max_tokens=max_tokens):
         members = [windows[i] for i in batch]
-        inputs = {k: v.to(device, non_blocking=True) for k, v in collate(members, pad).items()}
+        shape = {"width": bucket_width(len(members[-1]), max_length), "rows": batch_size} if static_shapes else {}
+        inputs = {k: v.to(device, non_blocking=True) for k, v in collate(members, pad, **shape).items()}
         with compute.autocast_context():
             best = model(**inputs).logits.argmax(-1).cpu().tolist()  # one transfer per batch
         for window, row in zip(members, best):

@@ -35,7 +35,8 @@ from .files import atomic_directory, atomic_write, exclusive, write_json
 from .hub import source_of
 from .layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, TRAIN_CONFIG, state_dir
 from .metrics import score
-from .predict import collate, load_model, predict_tags
+from .collation import bucket_width, collate
+from .predict import load_model, predict_tags
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class TrainingSettings:
     compile: bool  # torch.compile the training forward pass
     save_dtype: str  # float32, bfloat16 or float16: the kept model
     train_size: int | float | None = None  # a seed-dependent subset of that many sentences (or that fraction)
+    static_shapes: bool = False  # batches of a few fixed shapes (nertransfer.collation)
+    cuda_graphs: bool = False  # on a GPU: the forward and backward captured as CUDA graphs (static shapes)
 
     @classmethod
     def from_mapping(cls, hyperparameters: Mapping[str, Any]) -> "TrainingSettings":
@@ -67,8 +70,10 @@ class TrainingSettings:
         return cls(**{**DEFAULT_TRAINING, **hyperparameters})
 
     def record(self) -> dict[str, Any]:
-        """The settings as recorded with the results and in a saved state, keys sorted as the resolved config's JSON."""
-        return {key: value for key, value in sorted(asdict(self).items()) if key != "train_size" or value is not None}
+        """The settings as recorded with the results and in a saved state, keys sorted as the resolved config's JSON;
+        an optional setting left at its default is left out (as the config leaves it out)."""
+        optional = {f.name: f.default for f in fields(self) if f.name not in DEFAULT_TRAINING and f.name != "seed"}
+        return {key: value for key, value in sorted(asdict(self).items()) if optional.get(key, object()) != value}
 
 
 @dataclass(frozen=True)
@@ -210,10 +215,21 @@ def _prepare(job: FineTune, settings: TrainingSettings) -> _Training:
     if job.keep is not None:
         dev, types = keep_types(dev, job.keep), job.keep
     run = _Training(compute=compute, tokenizer=tokenizer, model=model, windows=windows, labels=labels, dev=dev, types=types,
-                    shuffle=random.Random(settings.seed),
-                    forward=torch.compile(model, dynamic=True) if settings.compile else model)
+                    shuffle=random.Random(settings.seed), forward=_forward(model, settings, compute))
     run.optimizer, run.scheduler = _optimizer_and_schedule(model, settings, len(windows))
     return run
+
+
+def _forward(model, settings: TrainingSettings, compute: Compute):
+    """The model, compiled if asked: CUDA graphs (`reduce-overhead`, static shapes) on a GPU, or `compile` as it is.
+
+    CUDA graphs are a GPU's: on a CPU the switch is noted in the log and the model runs as it is.
+    """
+    if settings.cuda_graphs and compute.device.type == "cuda":
+        return torch.compile(model, mode="reduce-overhead", dynamic=False)
+    if settings.cuda_graphs:
+        print("cuda_graphs: no GPU here; training without them", flush=True)
+    return torch.compile(model, dynamic=True) if settings.compile else model
 
 
 def _optimizer_and_schedule(model, settings: TrainingSettings, windows: int):
@@ -244,7 +260,10 @@ def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict
     loss_sum, tokens = torch.zeros((), device=device), 0
     batches = length_grouped_batches(lengths, settings.batch_size, run.shuffle)
     for index, batch in enumerate(batches):
-        inputs = collate([run.windows[i] for i in batch], pad, [run.labels[i] for i in batch])
+        members = [run.windows[i] for i in batch]
+        shape = ({"width": bucket_width(max(map(len, members)), settings.max_length), "rows": settings.batch_size}
+                 if settings.static_shapes or settings.cuda_graphs else {})
+        inputs = collate(members, pad, [run.labels[i] for i in batch], **shape)
         tokens += sum(lengths[i] for i in batch)
         inputs = {key: value.to(device, non_blocking=True) for key, value in inputs.items()}
         with run.compute.autocast_context():
@@ -264,7 +283,7 @@ def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict
 def _score_dev(run: _Training, settings: TrainingSettings) -> dict:
     """The dev set scored in the precision training uses (conlleval convention)."""
     predicted = predict_tags(run.model, run.tokenizer, [s.tokens for s in run.dev], settings.max_length,
-                             batch_size=settings.eval_batch_size, compute=run.compute)
+                             batch_size=settings.eval_batch_size, compute=run.compute, static_shapes=settings.static_shapes)
     return score([s.tags for s in run.dev], predicted, types=run.types)
 
 

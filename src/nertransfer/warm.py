@@ -138,6 +138,7 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0, slots: int | Non
     from . import evaluate, recipe, train  # noqa: F401
 
     slots = slots or available_cpus()
+    print(f"warm server: {'long-lived workers' if reuse else 'forked jobs'}, {slots} at once", flush=True)
     if reuse:
         return _serve_reusing(listener, path, slots)
     running: dict[int, socket.socket] = {}  # child pid -> the job's connection

@@ -9,7 +9,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from nertransfer import layout
-from nertransfer.config import ConfigError, canonical_json, check_schema, load_experiment
+from nertransfer.config import ConfigError, check_schema, load_experiment
+from nertransfer.experiment import canonical_json
 from nertransfer.hub import HubError, check as check_hub, described
 from nertransfer.job_processes import stop_jobs_on_interrupt
 from nertransfer.warm import WarmServer
@@ -144,7 +145,7 @@ def start_local_run():
         return
     stop_jobs_on_interrupt()
     if config.get("warm_start", True):
-        LOCAL_RUN["warm"] = WarmServer.start(L.log("warm_server"))
+        LOCAL_RUN["warm"] = WarmServer.start(L.log("warm_server"), slots=config.get("local_jobs_at_once"))
 
 
 def start_allocation_workers():

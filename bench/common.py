@@ -37,6 +37,10 @@ def xlmr_base_standin(folder: Path, tiny: bool = False) -> Path:
 
     from nertransfer.recipe import build_tiny_xlmr
 
+    cache = os.environ.get("BENCH_CHECKPOINTS")  # a folder to build it in once for several benches (gpu_session.sh)
+    folder = Path(cache) / ("tiny" if tiny else "base") if cache else folder
+    if cache and (folder / "xlmr" / "config.json").exists():
+        return folder / "xlmr"
     languages = sorted(p.name for p in DATA.iterdir() if p.is_dir())
     path = build_tiny_xlmr([str(DATA / l / "train.txt") for l in languages], folder / "xlmr", {} if tiny else XLMR_BASE)
     if not tiny:

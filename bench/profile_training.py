@@ -8,7 +8,10 @@ untimed epoch on the dev set first (CUDA's one-time start), then one profiled ep
 set, with config/paper.yaml's settings. The profiled call is a whole one-epoch fine-tune (model
 load, the epoch, dev scoring, model save); the GPU share is taken over the epoch's own seconds.
 Model: the xlm-roberta-base architecture with random weights (see finetune_gpu.py), or `--tiny`.
+`--static-shapes` / `--cuda-graphs`: the training settings of those names (the warm-up epoch
+then also captures the graphs of the shapes the profiled epoch meets).
 Usage: python bench/profile_training.py [--language swa] [--tiny] [--rows 25] [--trace trace.json]
+                                        [--static-shapes] [--cuda-graphs]
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="the tiny recipe instead (CPU)")
     parser.add_argument("--rows", type=int, default=25, help="operators listed per table")
     parser.add_argument("--trace", help="also write a Chrome trace (chrome://tracing, Perfetto) here")
+    parser.add_argument("--static-shapes", action="store_true")
+    parser.add_argument("--cuda-graphs", action="store_true")
     options = parser.parse_args()
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    hp = {**PAPER, "epochs": 1}
+    hp = {**PAPER, "epochs": 1, **({"static_shapes": True} if options.static_shapes else {}),
+          **({"cuda_graphs": True} if options.cuda_graphs else {})}
     gpu = torch.cuda.is_available()
     with workspace() as folder:
         folder = Path(folder)
@@ -50,7 +56,7 @@ def main() -> None:
     table = trace.key_averages()
     model = "tiny recipe" if options.tiny else "xlm-roberta-base architecture (random init)"
     print(f"profile of one training epoch, {model}, MasakhaNER 1.0 {options.language} train, batch {hp['batch_size']}, "
-          f"{steps} steps, on {machine()}")
+          f"{steps} steps, static_shapes {options.static_shapes}, cuda_graphs {options.cuda_graphs}, on {machine()}")
     print(f"  whole train() call under the profiler: {wall:.2f} s; the epoch: {epoch['seconds']:.2f} s "
           f"({epoch['train_tokens_per_second']:,.0f} tokens/s, profiler overhead included)")
     if gpu:

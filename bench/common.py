@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -63,6 +65,13 @@ def machine() -> str:
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return f"{device}; torch {torch.__version__}"
+
+
+def wall_seconds(command: list, cwd) -> float:
+    """Wall-clock seconds of a command run to its end in `cwd` (its output kept out of the bench's)."""
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def workspace() -> tempfile.TemporaryDirectory:

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import wall_seconds
+
 SNAKEFILE = """
 rule all:
     input: expand("out/{{i}}.txt", i=range({n}))
@@ -30,12 +32,6 @@ rule touch:
 
 def noop() -> int:
     return 0
-
-
-def timed(command, cwd) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -55,9 +51,9 @@ def main() -> None:
 
         (folder / "Snakefile").write_text(SNAKEFILE.format(n=n))
         base = [sys.executable, "-m", "snakemake", "-j", str(n), "--quiet", "all"]
-        slurm = timed([*base, "--executor", "submitit", "--submitit-log-dir", "logs"], folder)
+        slurm = wall_seconds([*base, "--executor", "submitit", "--submitit-log-dir", "logs"], folder)
         subprocess.run(["rm", "-rf", "out", ".snakemake"], cwd=folder, check=True)
-        local = timed(base, folder)
+        local = wall_seconds(base, folder)
     print(f"{n} independent jobs, one-node cluster, submitted at once")
     print(f"  bare submitit (submit + wait for results): {bare:6.1f} s  ({bare / n:.2f} s/job)")
     print(f"  snakemake --executor submitit:             {slurm:6.1f} s  ({slurm / n:.2f} s/job)")

@@ -12,12 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from common import REPO, machine, workspace
+from common import REPO, machine, wall_seconds, workspace
 
 
 def done_run(folder: Path) -> int:
@@ -45,12 +43,6 @@ def done_run(folder: Path) -> int:
     return files
 
 
-def seconds(command: list[str], folder: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, cwd=folder, check=True, capture_output=True)
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -59,11 +51,11 @@ def main() -> None:
     with workspace() as folder:
         folder = Path(folder)
         evaluations = done_run(folder)
-        ours = [seconds([sys.executable, "-m", "nertransfer", "status", "--configfile", paper], folder) for _ in range(1)]
+        ours = [wall_seconds([sys.executable, "-m", "nertransfer", "status", "--configfile", paper], folder) for _ in range(1)]
         theirs = []
         for _ in range(options.rounds):
-            ours.append(seconds([sys.executable, "-m", "nertransfer", "status", "--configfile", paper], folder))
-            theirs.append(seconds([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", paper,
+            ours.append(wall_seconds([sys.executable, "-m", "nertransfer", "status", "--configfile", paper], folder))
+            theirs.append(wall_seconds([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", paper,
                                    "--summary", "--nolock"], folder))
     print(f"status of the paper matrix ({evaluations:,} evaluations, every cell done), {options.rounds} rounds, on {machine()}")
     print(f"  nertransfer status:  median {statistics.median(ours[1:]):.2f} s (first, cold: {ours[0]:.2f} s)")

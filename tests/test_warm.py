@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import TINY_TRAINING
+from nertransfer import layout
 
 
 @pytest.fixture
@@ -62,22 +64,28 @@ def test_a_failing_warm_job_reports_its_error_and_status(server, tmp_path):
     assert "missing.txt: file not found" in result.stderr
 
 
-def test_killing_a_warm_job_kills_its_work(server, tmp_path, tiny_checkpoint, mini_corpus):
-    env = {**os.environ, "NERTRANSFER_WARM_SOCKET": str(server)}
-    args = train_args(tiny_checkpoint, mini_corpus, tmp_path / "killed")
-    args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 50})
+def kill_a_fine_tune_at_work(socket, output: Path, tiny_checkpoint, mini_corpus, epochs: int) -> None:
+    """Start a fine-tune through `socket`, SIGKILL the job's process once it has saved a state, and check
+    that the state stops changing: nothing trains on for a job nobody waits for."""
+    env = {**os.environ, "NERTRANSFER_WARM_SOCKET": str(socket)}
+    args = train_args(tiny_checkpoint, mini_corpus, output)
+    args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": epochs})
     job = subprocess.Popen([sys.executable, "-m", "nertransfer", *map(str, args)], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert job.stdout.readline().startswith('{"epoch": 1')  # the child is at work
-    state = tmp_path / "killed.state" / "resume.pt"
+    assert job.stdout.readline().startswith('{"epoch": 1')  # the work is under way
+    state = layout.state_dir(output) / layout.RESUME_FILE
     while not state.exists():
         time.sleep(0.01)
     job.send_signal(signal.SIGKILL)
     job.wait()
-    time.sleep(0.5)
+    time.sleep(1.0)
     saved = state.stat().st_mtime
-    time.sleep(2.0)  # an epoch takes well under a second: a live child would have saved again
+    time.sleep(2.0)  # an epoch takes well under a second: a live fine-tune would have saved again
     assert state.stat().st_mtime == saved
+
+
+def test_killing_a_warm_job_kills_its_work(server, tmp_path, tiny_checkpoint, mini_corpus):
+    kill_a_fine_tune_at_work(server, tmp_path / "killed", tiny_checkpoint, mini_corpus, epochs=50)
     assert not (tmp_path / "killed").exists()
 
 
@@ -176,21 +184,7 @@ def test_a_cell_trained_by_a_worker_after_other_jobs_gives_the_model_of_a_fresh_
 
 def test_killing_a_job_run_by_a_worker_stops_its_work_and_another_worker_takes_over(workers, tmp_path, tiny_checkpoint,
                                                                                      mini_corpus):
-    env = {**os.environ, "NERTRANSFER_WARM_SOCKET": str(workers)}
-    args = train_args(tiny_checkpoint, mini_corpus, tmp_path / "killed")
-    args[args.index("--hyperparameters") + 1] = json.dumps({**TINY_TRAINING, "epochs": 500})
-    job = subprocess.Popen([sys.executable, "-m", "nertransfer", *map(str, args)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert job.stdout.readline().startswith('{"epoch": 1')
-    state = tmp_path / "killed.state" / "resume.pt"
-    while not state.exists():
-        time.sleep(0.01)
-    job.send_signal(signal.SIGKILL)
-    job.wait()
-    time.sleep(1.0)
-    saved = state.stat().st_mtime
-    time.sleep(2.0)
-    assert state.stat().st_mtime == saved  # nothing trains on
+    kill_a_fine_tune_at_work(workers, tmp_path / "killed", tiny_checkpoint, mini_corpus, epochs=500)
     again = nertransfer(*train_args(tiny_checkpoint, mini_corpus, tmp_path / "next"), socket=workers)
     assert again.returncode == 0 and (tmp_path / "next" / "dev_metrics.json").exists()
 

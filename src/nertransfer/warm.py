@@ -88,10 +88,9 @@ def run_in_server(argv: Sequence[str]) -> int | None:
                 signal.signal(sig, handler)
 
 
-def _run_child(request: dict, fds: list[int]) -> None:
-    """In the forked child: become the job's process, run the command, exit with its status."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+def _take_on_the_job(request: dict, fds: list[int]) -> None:
+    """Give this process the job's standard streams, working directory and environment, so that the
+    command runs as it would have in the job's own process."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -102,6 +101,13 @@ def _run_child(request: dict, fds: list[int]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     os.environ[CHILD_VARIABLE] = "1"
+
+
+def _run_child(request: dict, fds: list[int]) -> None:
+    """In the forked child: become the job's process, run the command, exit with its status."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _take_on_the_job(request, fds)
     status = 1
     try:
         status = _exit_status(request["argv"])
@@ -193,18 +199,27 @@ def _serve_reusing(listener: socket.socket, path: Path, slots: int) -> None:
             time.sleep(0.2)
 
 
+def _accept_request(listener: socket.socket) -> tuple[socket.socket, dict, list[int]] | None:
+    """The next job's connection, request and standard streams; None for a connection that broke off
+    or sent no valid request (the server goes on serving the others)."""
+    accepted, _ = listener.accept()
+    try:
+        message, fds, _, _ = socket.recv_fds(accepted, _LENGTH.size, 3)
+        return accepted, json.loads(_receive_exactly(accepted, _LENGTH.unpack(message)[0])), fds
+    except (ConnectionError, ValueError, struct.error):
+        accepted.close()
+        return None
+
+
 def _work(listener: socket.socket) -> None:
     """A worker: take requests one at a time and run each in this process, then put the process back as it was."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     while True:
-        accepted, _ = listener.accept()
-        try:
-            message, fds, _, _ = socket.recv_fds(accepted, _LENGTH.size, 3)
-            request = json.loads(_receive_exactly(accepted, _LENGTH.unpack(message)[0]))
-        except (ConnectionError, ValueError, struct.error):
-            accepted.close()
+        received = _accept_request(listener)
+        if received is None:
             continue
+        accepted, request, fds = received
         status = _run_here(request, fds, accepted)
         try:
             accepted.sendall(_STATUS.pack(status))
@@ -228,16 +243,7 @@ def _run_here(request: dict, fds: list[int], connection: socket.socket) -> int:
     watcher = threading.Thread(target=_watch, args=(connection, wake_read), daemon=True)
     watcher.start()
     try:
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-            os.close(fd)
-        sys.stdin = os.fdopen(0, "r", closefd=False)
-        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.environ[CHILD_VARIABLE] = "1"
+        _take_on_the_job(request, fds)
         return _exit_status(request["argv"])
     finally:
         os.write(wake_write, b"x")
@@ -295,13 +301,10 @@ def _release_gpu_memory() -> None:
 
 def _start_job(listener: socket.socket, running: dict[int, socket.socket]) -> None:
     """Accept a job's request and fork a child that runs it with the job's own standard streams."""
-    accepted, _ = listener.accept()
-    try:
-        message, fds, _, _ = socket.recv_fds(accepted, _LENGTH.size, 3)
-        request = json.loads(_receive_exactly(accepted, _LENGTH.unpack(message)[0]))
-    except (ConnectionError, ValueError, struct.error):
-        accepted.close()
+    received = _accept_request(listener)
+    if received is None:
         return
+    accepted, request, fds = received
     pid = os.fork()
     if pid == 0:
         listener.close()

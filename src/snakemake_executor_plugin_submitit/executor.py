@@ -71,7 +71,8 @@ class Executor(RemoteExecutor):
 
     # -- submission ---------------------------------------------------------------------------
     def log_folder(self, job: JobExecutorInterface) -> Path:
-        """`<log-dir>/<rule or group>/<wildcards shared by its jobs>`, e.g. logs/slurm/finetune/tiny/hau/base/seed1."""
+        """`<log-dir>/<rule or group>/<values of the wildcards its jobs share>`, e.g. logs/slurm/finetune/tiny/hau/base
+        for a group of every seed of a row (logs/slurm/finetune/tiny/hau/base/1 when the group holds seed 1 alone)."""
         members = list(job.jobs) if job.is_group() else [job]
         wildcards = [dict(getattr(member, "wildcards_dict", {}) or {}) for member in members]
         shared = {k: v for k, v in wildcards[0].items() if all(w.get(k) == v for w in wildcards)}
@@ -80,7 +81,7 @@ class Executor(RemoteExecutor):
         return Path(self.settings.log_dir) / name / re.sub(r"[^\w./=-]", "_", label)
 
     def job_name(self, job: JobExecutorInterface) -> str:
-        """`<rule or group>:<wildcards shared by its jobs>` (e.g. finetune:tiny/hau/base/seed1): squeue then tells
+        """`<rule or group>:<values of the wildcards its jobs share>` (e.g. finetune:tiny/hau/base): squeue then tells
         which outputs a Slurm job is working on, as a status view needs."""
         folder = self.log_folder(job)
         return f"{folder.relative_to(self.settings.log_dir).parts[0]}:{'/'.join(folder.relative_to(self.settings.log_dir).parts[1:])}"

@@ -1,0 +1,31 @@
+"""The README tells the truth: no unfilled placeholder, its two commands, and the files and modules it names exist."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def test_no_placeholder_is_left_unfilled():
+    pattern = r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:WALL|TIME|TODO|FIGURE|BENCH|LINE)\b|\bTODO\b|\bTBD\b|\bXXX\b|\bFIXME\b"
+    for readme in (REPO / "README.md", REPO / "bench" / "README.md"):
+        assert re.findall(pattern, readme.read_text()) == [], readme
+
+
+def test_the_first_screen_gives_the_set_up_and_run_command_and_the_test_command():
+    first_screen = "\n".join(README.splitlines()[:25])
+    assert "./setup.sh && .venv/bin/snakemake -j4" in first_screen
+    assert "./setup.sh && .venv/bin/python -m pytest" in first_screen
+    assert ".venv/bin/python -m pytest" in (REPO / ".ci" / "run").read_text()  # CI runs the README's test command
+
+
+def test_every_config_module_and_script_the_readme_names_exists():
+    for path in re.findall(r"\((config/\w+\.yaml)\)", README) + re.findall(r"`(bench/\w+\.(?:py|sh))`", README):
+        assert (REPO / path).exists(), path
+    layout = README.split("## Layout")[1].split("\n## ")[0]
+    listed = {name for group in re.findall(r"^      ([a-z_]+(?:, [a-z_]+)*)\s{2,}", layout, re.M) for name in group.split(", ")}
+    package = {p.stem for p in (REPO / "src" / "nertransfer").glob("*.py")} - {"__init__", "__main__"}
+    assert listed == package  # every module listed, none that does not exist

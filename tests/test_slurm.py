@@ -103,13 +103,22 @@ def test_interrupting_snakemake_cancels_every_job_it_submitted(cluster, tmp_path
     config = one_cell(epochs=1000)
     config["experiment"]["train_languages"] = ["hau", "luo"]
     set_config(workdir, config)
+    deadline = time.time() + 60
+    while time.time() < deadline and queued():  # an earlier test's job may still be completing
+        time.sleep(0.5)
     run = start_on_slurm(workdir)
     deadline = time.time() + 120
     while time.time() < deadline and run.poll() is None and len(queued()) < 2:
         time.sleep(0.2)
     assert len(queued()) == 2
-    run.send_signal(signal.SIGINT)  # Ctrl-C
-    run.communicate(timeout=120)
+    run.send_signal(signal.SIGINT)  # Ctrl-C, most likely while Snakemake logs the second submission
+    try:
+        output, _ = run.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        output, _ = run.communicate()
+        pytest.fail(f"Snakemake went on after Ctrl-C:\n{output[-3000:]}")
+    assert "Terminating processes on user request" in output, output[-3000:]
     deadline = time.time() + 30
     while time.time() < deadline and queued():
         time.sleep(0.5)

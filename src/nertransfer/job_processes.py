@@ -6,13 +6,23 @@ fine-tune to train to its end, whose outputs Snakemake then marked incomplete, s
 trained it again from scratch. `stop_jobs_on_interrupt` makes a SIGINT first ask every job
 process to stop (SIGTERM: a fine-tune finishes its epoch and saves its resumable state), then
 lets Snakemake handle the interrupt as usual. Linux only (it reads /proc); elsewhere it does nothing.
+
+A SIGINT can also be lost: Python raises KeyboardInterrupt wherever the main thread is, and a
+function that catches it and carries on (Snakemake's log handler does, while it writes a message)
+swallows the user's Ctrl-C. `handle_interrupts(not_inside=...)` holds a SIGINT that lands inside
+such a function back and delivers it again a moment later, once the function has returned.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
+from types import FrameType
+from typing import Optional
+
+RETRY_SECONDS = 0.05  # how soon a held-back SIGINT is delivered again
 
 
 def _children() -> dict[int, list[int]]:
@@ -36,7 +46,8 @@ def working_descendants(pid: int) -> list[int]:
     Shells in between are left alone: a shell that gets SIGTERM dies at once and orphans its
     command, which would then stop unseen by Snakemake.
     """
-    children, leaves, pending = _children(), [], list(_children().get(pid, []))
+    children = _children()
+    leaves, pending = [], list(children.get(pid, []))
     while pending:
         process = pending.pop()
         below = children.get(process, [])
@@ -46,17 +57,37 @@ def working_descendants(pid: int) -> list[int]:
     return leaves
 
 
-def stop_jobs_on_interrupt() -> None:
-    """On SIGINT, send SIGTERM to this process's working descendants, then raise KeyboardInterrupt as usual."""
-    if not Path("/proc/self/stat").exists():
-        return
+def _inside(frame: Optional[FrameType], functions: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the call stack from `frame` down holds one of `functions` ((file path ending, function name))."""
+    while frame is not None:
+        code = frame.f_code
+        if any(code.co_name == name and code.co_filename.endswith(path) for path, name in functions):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def stop_job_processes() -> None:
+    """Send SIGTERM to this process's working descendants (a fine-tune saves its state and stops)."""
+    for process in working_descendants(os.getpid()):
+        try:
+            os.kill(process, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def handle_interrupts(not_inside: tuple[tuple[str, str], ...] = (), stop_jobs: bool = False) -> None:
+    """On SIGINT: raise KeyboardInterrupt as usual, but never inside the functions `not_inside` (file path
+    ending, function name), which would swallow it: there the signal is sent again a moment later.
+    With `stop_jobs` (a local run, on Linux), the job processes are first asked to stop."""
+    stop_jobs = stop_jobs and Path("/proc/self/stat").exists()
 
     def interrupt(number, frame):
-        for process in working_descendants(os.getpid()):
-            try:
-                os.kill(process, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        if _inside(frame, not_inside):
+            threading.Timer(RETRY_SECONDS, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        if stop_jobs:
+            stop_job_processes()
         signal.default_int_handler(number, frame)
 
     signal.signal(signal.SIGINT, interrupt)

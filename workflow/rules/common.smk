@@ -12,7 +12,7 @@ from nertransfer import layout
 from nertransfer.config import ConfigError, check_schema, load_experiment
 from nertransfer.experiment import canonical_json
 from nertransfer.hub import HubError, check as check_hub, described
-from nertransfer.job_processes import stop_jobs_on_interrupt
+from nertransfer.job_processes import handle_interrupts
 from nertransfer.warm import WarmServer
 
 # The schema is checked by nertransfer.config rather than snakemake.utils.validate: one line naming
@@ -138,12 +138,19 @@ def check_hub_checkpoints():
             raise WorkflowError(str(error))
 
 
+# Snakemake's log handler catches KeyboardInterrupt and carries on (snakemake/logging.py,
+# ColorizingTextHandler.emit): a Ctrl-C that lands while it writes a line was lost, and a Slurm run
+# went on submitting. Such a SIGINT is held back and sent again once the line is written.
+SWALLOWS_INTERRUPTS = (("snakemake/logging.py", "emit"),)
+
+
 def start_local_run():
-    """A local run: its jobs stop when Snakemake is interrupted, and (unless `warm_start: false`) they
-    fork from one process that has imported torch (nertransfer.warm). Cluster executors use neither."""
+    """Every run: a Ctrl-C is never lost. A local run: its jobs stop when Snakemake is interrupted, and
+    (unless `warm_start: false`) they fork from one process that has imported torch (nertransfer.warm).
+    Cluster executors use neither."""
+    handle_interrupts(not_inside=SWALLOWS_INTERRUPTS, stop_jobs=workflow.local_exec)
     if not workflow.local_exec:
         return
-    stop_jobs_on_interrupt()
     if config.get("warm_start", True):
         LOCAL_RUN["warm"] = WarmServer.start(L.log("warm_server"), slots=config.get("local_jobs_at_once"))
 

@@ -65,10 +65,13 @@ def test_a_running_fine_tune_shows_its_epoch_and_a_killed_one_its_log(copy):
                 break
             time.sleep(0.5)
         running = [cell for cell, (state, detail, _) in found.items() if state == "running"]
-        # mini's 300 epochs: its seed-1 cells are out of date and rerun first, its seed-2 cells wait
+        # one of mini's cells trains (5000 epochs: it runs to the end of the test), in whatever order Snakemake
+        # picks; with -j1 every other mini cell of the new seed waits, and the done cells of the other start stay done
         assert len(running) == 1 and running[0].startswith("mini/") and "dev F1" in found[running[0]][1], found
         assert found[running[0]][2].endswith(f"logs/train/{running[0]}.log")
-        assert found["mini-b/hau/base/seed1"][0] == "done" and found["mini/luo/base/seed2"][0] == "not started"
+        waiting = [cell for cell in found if cell.startswith("mini/") and cell.endswith("/seed2") and cell != running[0]]
+        assert waiting and all(found[cell][0] == "not started" for cell in waiting), found
+        assert found["mini-b/hau/base/seed1"][0] == "done"
         started = time.perf_counter()
         human = status(copy)
         assert human.returncode == 0 and "\033[" not in human.stdout  # plain when piped

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MATCHED = [a for a in EXTRA_AXES if a != "checkpoint_language"]  # axes a pair of cells shares, besides the languages
+PAIR = [*MATCHED, "train_language", "eval_language"]  # what identifies a pair of evaluations on one test set
 SIGNIFICANT = "*"
 
 
@@ -64,17 +65,18 @@ def effect_intervals(evaluations: Iterable[str | Path], checkpoint: str, baselin
             continue
         key = (*(axes[a] for a in MATCHED), axes["train_language"], record["eval_language"])
         words, counts = prediction_counts(folder / PREDICTIONS, categories)
-        if tokens.setdefault(key, tuple(words)) != tuple(words):
+        words = tuple(words)
+        if tokens.setdefault(key, words) != words:
             raise ValueError(f"{folder / PREDICTIONS}: not the test sentences of the other predictions of {key}")
         systems.setdefault(key, {checkpoint: [], baseline: []})[axes["checkpoint"]].append(counts)
     rows = []
     for key, pair in sorted(systems.items()):
         if pair[checkpoint] and pair[baseline]:
             for category, result in zip(categories, paired_bootstrap(pair[checkpoint], pair[baseline], resamples)):
-                rows.append({**dict(zip([*MATCHED, "train_language", "eval_language"], key)), "category": category,
+                rows.append({**dict(zip(PAIR, key)), "category": category,
                              "difference": result.difference, "ci_low": result.low, "ci_high": result.high,
                              "p": result.p, "significant": result.significant})
-    return pd.DataFrame(rows, columns=[*MATCHED, "train_language", "eval_language", "category", "difference", "ci_low",
+    return pd.DataFrame(rows, columns=[*PAIR, "category", "difference", "ci_low",
                                        "ci_high", "p", "significant"])
 
 

@@ -90,6 +90,21 @@ class FolderBusy(RuntimeError):
     """Another process holds a folder that must have one writer at a time."""
 
 
+LOCK_FILE = "lock"  # in a folder that `exclusive` holds: `pid <pid> on <host>[ (Slurm job <id>)]`
+
+
+def lock_holder(folder: str | os.PathLike) -> tuple[int, str] | None:
+    """(pid, host) that `folder`'s lock file names, or None without a readable one. Whether that process
+    still holds it is for the caller to ask (the lock file outlives its holder)."""
+    try:
+        words = (Path(folder) / LOCK_FILE).read_text().split()
+    except OSError:
+        return None
+    if len(words) < 4 or words[0] != "pid" or not words[1].isdigit():
+        return None
+    return int(words[1]), words[3]
+
+
 @contextmanager
 def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
     """Hold `folder` for this process alone while the block runs, or fail at once naming the holder.
@@ -101,13 +116,13 @@ def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "lock", "a+", encoding="utf-8") as lock:
+    with open(folder / LOCK_FILE, "a+", encoding="utf-8") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read().strip() or "another process"
-            raise FolderBusy(f"{what} is in use by {holder} (lock {folder / 'lock'}); "
+            raise FolderBusy(f"{what} is in use by {holder} (lock {folder / LOCK_FILE}); "
                              "wait for it to end or stop it, then run again") from None
         lock.seek(0)
         lock.truncate()

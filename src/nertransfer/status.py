@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .experiment import Cell, Experiment
+from .files import lock_holder
 from .layout import RESUME_FILE, TRAIN_CONFIG
 
 STATES = ("not started", "queued", "running", "done", "failed", "invalidated")
@@ -100,15 +101,12 @@ def _last_epoch(log: Path) -> dict | None:
 
 def _holder_alive(state_dir: Path) -> bool:
     """Whether the process named in a fine-tune's lock file runs on this host (a local job at work)."""
+    holder = lock_holder(state_dir)
+    if holder is None or holder[1] != socket.gethostname():
+        return False
     try:
-        holder = (state_dir / "lock").read_text().split()
+        os.kill(holder[0], 0)
     except OSError:
-        return False
-    if len(holder) < 4 or holder[0] != "pid" or holder[3] != socket.gethostname():
-        return False
-    try:
-        os.kill(int(holder[1]), 0)
-    except (OSError, ValueError):
         return False
     return True
 

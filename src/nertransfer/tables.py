@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from .files import atomic_write
 from .layout import CELLS_TABLE, IN_LANGUAGE, matrix_stems
-from .records import EXTRA_AXES, METRICS, ROW_AXES, load_metrics, load_runs, row_axes
+from .records import EXTRA_AXES, METRICS, ROW_AXES, load_metrics, load_runs, row_axes, row_key
 from .rendering import heatmap, mean_pm_std, write_table
 
 if TYPE_CHECKING:
@@ -52,9 +52,8 @@ def count_seeds(frame: "pd.DataFrame", seeds: Seeds) -> "pd.DataFrame":
     frame = frame.copy()
     keys = [*ROW_AXES, *EXTRA_AXES]
     frame["seeds"] = frame.groupby([*keys, "eval_language", "category"])["seed"].transform("nunique")
-    rows = frame[keys].astype(str).agg("/".join, axis=1)
     fallback = int(frame["seeds"].max()) if len(frame) else 0  # no configuration given: the most any cell has
-    frame["seeds_configured"] = [seeds.expected.get(row, fallback) for row in rows]
+    frame["seeds_configured"] = [seeds.expected.get(row_key(axes), fallback) for axes in frame[keys].to_dict("records")]
     return frame
 
 
@@ -112,10 +111,13 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
     with atomic_write(written[0]) as out:
         frame.sort_values([*row_axes(frame), "seed", "eval_language", "category"]).round(4).to_csv(out, index=False)
     spread = f"{seeds.std} standard deviation, ddof={seeds.ddof}"
+    shorts = {}  # per category: the same cells fall short for its mean and its std
     for category, statistic, stem in matrix_stems(types):
         label = "F1" if category == "overall" else f"{category} F1"
         table = matrix(frame, category, statistic, seeds.ddof)
-        short = short_of_seeds(frame, category, table)
+        if category not in shorts:
+            shorts[category] = short_of_seeds(frame, category, table)
+        short = shorts[category]
         over = "mean over seeds" if statistic == "mean" else f"{spread}, over seeds"
         caption = f"Zero-shot {label} x 100 ({over}): rows checkpoint / training language, columns evaluation language."
         incomplete = bool(short.to_numpy().any())

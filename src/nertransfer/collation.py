@@ -30,6 +30,11 @@ def bucket_width(longest: int, max_length: int) -> int:
     return min(max_length, -(-longest // BUCKET) * BUCKET)
 
 
+def fixed_shape(windows: Sequence[Window], max_length: int, rows: int) -> dict:
+    """`collate`'s width and rows for a static-shape batch: its longest window's bucket, `rows` rows."""
+    return {"width": bucket_width(max(len(window) for window in windows), max_length), "rows": rows}
+
+
 def collate(windows: Sequence[Window], pad_id: int, labels: Sequence[Sequence[int]] | None = None,
             width: int | None = None, rows: int | None = None) -> dict:
     """Pad a batch to its longest window (or to `width`), and with empty rows to `rows`; labels on first subwords.

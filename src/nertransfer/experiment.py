@@ -82,6 +82,10 @@ class Checkpoint:
             return self.source
         return self.source.format(language=language, language_name=dataset.languages[language])
 
+    def hub_download(self, language: str | None, dataset: Dataset) -> tuple[str, str]:
+        """(repository id, revision) of the download a hub checkpoint starts from ("main" when unpinned)."""
+        return self.hub_id(language, dataset), self.revision or "main"
+
 
 GRID_KEYS = {"learning_rate": "lr", "batch_size": "bs", "epochs": "ep", "weight_decay": "wd", "warmup_ratio": "wu"}
 
@@ -237,7 +241,7 @@ class Experiment:
     def _identity(self, name: str, language: str | None) -> tuple:
         checkpoint = self.checkpoints[name]
         if checkpoint.kind == "hub":
-            return ("hub", checkpoint.hub_id(language, self.dataset), checkpoint.revision or "main")
+            return ("hub", *checkpoint.hub_download(language, self.dataset))
         if checkpoint.kind == "path":
             return ("path", checkpoint.source)
         if checkpoint.kind == "recipe":
@@ -281,7 +285,7 @@ class Experiment:
             else:
                 language = cell.checkpoint_language if checkpoint.per_language else None
             if checkpoint.kind == "hub":
-                users = downloads.setdefault((checkpoint.hub_id(language, self.dataset), checkpoint.revision or "main"), [])
+                users = downloads.setdefault(checkpoint.hub_download(language, self.dataset), [])
                 if (checkpoint.name, language) not in users:
                     users.append((checkpoint.name, language))
         return downloads
@@ -308,7 +312,7 @@ class Experiment:
         if checkpoint.kind == "path":
             return checkpoint.source
         if checkpoint.kind == "hub":
-            return self.layout.hub_checkpoint(checkpoint.hub_id(language, self.dataset), checkpoint.revision or "main")
+            return self.layout.hub_checkpoint(*checkpoint.hub_download(language, self.dataset))
         return self.layout.checkpoint(name, language if checkpoint.per_language else None)
 
 

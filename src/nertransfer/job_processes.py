@@ -3,7 +3,7 @@
 Snakemake's local executor answers SIGINT by waiting for the jobs in flight, sending them
 nothing: a SIGINT to the Snakemake process alone (not to its terminal's process group) left a
 fine-tune to train to its end, whose outputs Snakemake then marked incomplete, so the next run
-trained it again from scratch. `stop_jobs_on_interrupt` makes a SIGINT first ask every job
+trained it again from scratch. `handle_interrupts(stop_jobs=True)` makes a SIGINT first ask every job
 process to stop (SIGTERM: a fine-tune finishes its epoch and saves its resumable state), then
 lets Snakemake handle the interrupt as usual. Linux only (it reads /proc); elsewhere it does nothing.
 

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import torch
 
-from .collation import bucket_width, collate
+from .collation import collate, fixed_shape
 from .device import Compute, choose
 from .encoding import encode, length_grouped_batches
 
@@ -64,7 +64,7 @@ def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_lengt
     max_tokens = CPU_BATCH_TOKENS if device.type == "cpu" else None
     for batch in length_grouped_batches([len(w) for w in windows], batch_size, max_tokens=max_tokens):
         members = [windows[i] for i in batch]
-        shape = {"width": bucket_width(len(members[-1]), max_length), "rows": batch_size} if static_shapes else {}
+        shape = fixed_shape(members, max_length, batch_size) if static_shapes else {}
         inputs = {k: v.to(device, non_blocking=True) for k, v in collate(members, pad, **shape).items()}
         with compute.autocast_context():
             best = model(**inputs).logits.argmax(-1).cpu().tolist()  # one transfer per batch

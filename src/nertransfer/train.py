@@ -35,7 +35,7 @@ from .files import atomic_directory, atomic_write, exclusive, write_json
 from .hub import source_of
 from .layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, TRAIN_CONFIG, state_dir
 from .metrics import score
-from .collation import bucket_width, collate
+from .collation import collate, fixed_shape
 from .predict import load_model, predict_tags
 
 
@@ -261,7 +261,7 @@ def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict
     batches = length_grouped_batches(lengths, settings.batch_size, run.shuffle)
     for index, batch in enumerate(batches):
         members = [run.windows[i] for i in batch]
-        shape = ({"width": bucket_width(max(map(len, members)), settings.max_length), "rows": settings.batch_size}
+        shape = (fixed_shape(members, settings.max_length, settings.batch_size)
                  if settings.static_shapes or settings.cuda_graphs else {})
         inputs = collate(members, pad, [run.labels[i] for i in batch], **shape)
         tokens += sum(lengths[i] for i in batch)

@@ -267,11 +267,7 @@ def _watch(connection: socket.socket, wake: int) -> None:
     readable, _, _ = select.select([connection, wake], [], [])
     if wake in readable:
         return
-    try:
-        request = connection.recv(1)
-    except OSError:
-        request = b""
-    os.kill(os.getpid(), signal.SIGTERM if request == _STOP else signal.SIGKILL)
+    os.kill(os.getpid(), _signal_asked(connection))
 
 
 def _exit_status(argv: Sequence[str]) -> int:
@@ -320,11 +316,17 @@ def _start_job(listener: socket.socket, running: dict[int, socket.socket]) -> No
 def _pass_on(connection: socket.socket, running: dict[int, socket.socket]) -> None:
     """A job's process asks its child to stop (SIGTERM), or closed its end: it was killed, so kill its child."""
     pid = next(p for p, c in running.items() if c is connection)
+    os.kill(pid, _signal_asked(connection))
+
+
+def _signal_asked(connection: socket.socket) -> int:
+    """What a job's process asks for its work: SIGTERM when it sent a stop request (it was asked to stop),
+    SIGKILL when it closed its end (it was killed)."""
     try:
         request = connection.recv(1)
     except OSError:
         request = b""
-    os.kill(pid, signal.SIGTERM if request == _STOP else signal.SIGKILL)
+    return signal.SIGTERM if request == _STOP else signal.SIGKILL
 
 
 def _report_ended(running: dict[int, socket.socket]) -> None:

@@ -27,10 +27,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 @pytest.fixture(autouse=True)
 def empty_queue():
-    """Each test starts and ends with no job in the queue, whatever an earlier one left (a blocker, an orphan)."""
-    subprocess.run(["scancel", "--me"], capture_output=True)
+    """Each test starts and ends with no job in the queue, whatever an earlier one left (a blocker, an orphan):
+    cancelled, and gone from squeue (a cancelled job is listed while it completes)."""
+    def cancel_everything():
+        subprocess.run(["scancel", "--me"], capture_output=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and queued():
+            time.sleep(0.5)
+
+    cancel_everything()
     yield
-    subprocess.run(["scancel", "--me"], capture_output=True)
+    cancel_everything()
 
 
 def on_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -103,9 +110,6 @@ def test_interrupting_snakemake_cancels_every_job_it_submitted(cluster, tmp_path
     config = one_cell(epochs=1000)
     config["experiment"]["train_languages"] = ["hau", "luo"]
     set_config(workdir, config)
-    deadline = time.time() + 60
-    while time.time() < deadline and queued():  # an earlier test's job may still be completing
-        time.sleep(0.5)
     run = start_on_slurm(workdir)
     deadline = time.time() + 120
     while time.time() < deadline and run.poll() is None and len(queued()) < 2:
@@ -202,9 +206,8 @@ def test_an_outage_of_slurm_daemons_is_ridden_out_and_the_job_is_submitted_once(
 
 def test_past_the_outage_limit_jobs_are_given_up_with_what_to_do(cluster, tmp_path):
     workdir = new_workdir(tmp_path / "long-outage", one_cell(epochs=1))
-    blocker = hold_the_gpu(30)
+    hold_the_gpu(30)
     run = start_on_slurm(workdir, "--submitit-max-poll-seconds", "2", "--submitit-status-outage-limit-s", "6")
-    job = None
     try:
         deadline = time.time() + 60
         while time.time() < deadline and not our_jobs():
@@ -222,8 +225,6 @@ def test_past_the_outage_limit_jobs_are_given_up_with_what_to_do(cluster, tmp_pa
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
         daemons("start", "slurmctld")
-        # do as the message says, so that the next test finds an empty queue
-        subprocess.run(["scancel", blocker, *([job] if job else [])], capture_output=True)
 
 
 def test_a_job_that_can_never_start_is_reported_at_once_with_what_was_asked_and_offered_and_cancelled(cluster, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from nertransfer.checkpoint_effects import checkpoint_effect
 
-from conftest import cells_frame
+from conftest import TYPES, cells_frame
 
 
 def test_a_checkpoint_effect_is_the_difference_of_means_matched_on_every_other_axis():
@@ -29,11 +29,13 @@ def evaluation(root, checkpoint, seed, tokens, gold, predicted, train="a", evalu
     import json
 
     from nertransfer.conll import write_conll
+    from nertransfer.metrics import score_all_modes
 
     folder = root / checkpoint / f"seed{seed}"
     write_conll(folder / "predictions.conll", tokens, gold, predicted)
     folder.joinpath("metrics.json").write_text(json.dumps({"checkpoint": checkpoint, "train_language": train, "seed": seed,
-                                                           "eval_language": evaluation_language}))
+                                                           "eval_language": evaluation_language,
+                                                           **score_all_modes(gold, predicted, TYPES)}))
     return folder
 
 

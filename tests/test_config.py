@@ -9,14 +9,26 @@ from nertransfer.config import ConfigError, load_experiment
 from conftest import REPO, default_config, merged, schema_errors
 
 
-def test_an_inherited_effect_of_checkpoints_the_experiment_does_not_train_is_left_out():
-    config = merged(default_config(), {"experiment": {"checkpoints": ["tiny"]}})
-    assert load_experiment(config, REPO).analyses["checkpoint_effects"] == []
+def test_an_effect_of_a_checkpoint_no_cell_is_trained_from_is_left_out_with_a_note_saying_what_to_do():
+    inherited = merged(default_config(), {"experiment": {"checkpoints": ["tiny"]}})
+    experiment = load_experiment(inherited, REPO)
+    assert experiment.analyses["checkpoint_effects"] == []
+    assert experiment.notes == ("config key 'analyses.checkpoint_effects[0]': tiny-swa vs tiny is left out: no cell is "
+                                "trained from 'tiny-swa' (trained: tiny); list it in experiment.checkpoints to have it, "
+                                "or `checkpoint_effects: []` to silence this",)
     adapted_only = merged(default_config(), {"checkpoints": {"adapted": {"adapt": {"checkpoint": "tiny"}}},
                                              "experiment": {"checkpoints": ["adapted"]},
                                              "analyses": {"checkpoint_effects": [{"checkpoint": "adapted", "baseline": "tiny"}]}})
-    assert load_experiment(adapted_only, REPO).analyses["checkpoint_effects"] == []  # tiny is only adapted from
+    assert "no cell is trained from 'tiny'" in load_experiment(adapted_only, REPO).notes[0]  # tiny is only adapted from
+    assert load_experiment(merged(inherited, {"analyses": {"checkpoint_effects": []}}), REPO).notes == ()
     assert load_experiment(default_config(), REPO).analyses["checkpoint_effects"] == [{"checkpoint": "tiny-swa", "baseline": "tiny"}]
+
+
+@pytest.mark.parametrize("key, folder", [("work_dir", ""), ("results_dir", ""), ("results_dir", "/"),
+                                         ("work_dir", "//")])
+def test_a_work_or_results_folder_at_the_filesystem_root_is_refused_naming_the_key(key, folder):
+    with pytest.raises(ConfigError, match=rf"^config key '{key}': {folder!r} would put outputs at the filesystem root"):
+        load_experiment(merged(default_config(), {key: folder}), REPO)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -104,7 +116,8 @@ def test_data_paths_are_found_from_another_working_directory_through_the_workflo
 def test_a_missing_data_file_is_named_with_where_it_was_looked_for(tmp_path):
     (tmp_path / "data" / "hau").mkdir(parents=True)
     config = merged(default_config(), {"datasets": {"mine": {"path": "data/{language}/{split}.txt", "languages": ["hau"]}},
-                                       "experiment": {"dataset": "mine", "checkpoints": ["tiny"]}})
+                                       "experiment": {"dataset": "mine", "checkpoints": ["tiny"]},
+                                       "analyses": {"checkpoint_effects": []}})
     with pytest.raises(ConfigError) as error:
         load_experiment(config, tmp_path, workflow_dir=REPO)
     assert (f"config key 'datasets.mine.path': 'data/hau/train.txt' (train set of 'hau', needed by a recipe's tokenizer) "
@@ -130,3 +143,59 @@ def test_cross_references_fail_naming_the_key(change, message):
     assert message in str(error.value)
 
 
+
+
+# -- config files ---------------------------------------------------------------------------------
+
+def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    from nertransfer.config import ConfigFileError, load_yaml
+
+    (tmp_path / "tab.yaml").write_text("training:\n  epochs: 2\n\tbatch_size: 8\n")
+    with pytest.raises(ConfigFileError, match=r"^\S*tab.yaml:3:1: not valid YAML: found character '\\t' that cannot start "
+                       r"any token .*; YAML indents with spaces: replace the tab$"):
+        load_yaml(tmp_path / "tab.yaml")
+    (tmp_path / "open.yaml").write_text("experiment:\n  seeds: [1, 2\ntraining: {}\n")
+    with pytest.raises(ConfigFileError, match=r"open.yaml:3:9: not valid YAML: expected ',' or ']'"):
+        load_yaml(tmp_path / "open.yaml")
+    (tmp_path / "list.yaml").write_text("- epochs: 2\n")
+    with pytest.raises(ConfigFileError, match=r"list.yaml: expected a mapping of config keys"):
+        load_yaml(tmp_path / "list.yaml")
+    with pytest.raises(ConfigFileError, match=r"missing.yaml: No such file or directory: expected a YAML config file"):
+        load_yaml(tmp_path / "missing.yaml")
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused_naming_file_line_and_key(tmp_path):
+    """PyYAML (and Snakemake) silently keep the last of two equal keys; read_config (status) refuses them."""
+    from nertransfer.config import ConfigFileError, read_config
+
+    (tmp_path / "twice.yaml").write_text("checkpoints:\n  tiny:\n    training: {epochs: 2}\n    training: {epochs: 3}\n")
+    with pytest.raises(ConfigFileError, match=r"twice.yaml:4:5: key 'training' is given twice in one mapping \(first on "
+                       r"line 3\): expected each key once"):
+        read_config(REPO, [tmp_path / "twice.yaml"])
+    (tmp_path / "merge.yaml").write_text("a: &base {x: 1}\nb: {<<: *base, x: 2}\n")  # a merge key still overrides
+    assert read_config(REPO, [tmp_path / "merge.yaml"])["b"] == {"x": 2}
+
+
+def test_a_top_level_training_value_a_checkpoint_of_the_default_config_overrides_is_reported(tmp_path):
+    from nertransfer.config import config_files, shadowed_training
+
+    (tmp_path / "override.yaml").write_text("training: {epochs: 2, learning_rate: 1.0e-3, batch_size: 8}\n")
+    files = config_files(REPO, [tmp_path / "override.yaml"])
+    default = REPO / "config" / "config.yaml"
+    assert shadowed_training(files) == [  # learning_rate: the checkpoints' own is the same; batch_size: none of their own
+        f"{tmp_path / 'override.yaml'} sets training.epochs: 2, but checkpoints.{name}.training.epochs: 10 ({default}) wins "
+        f"for the cells of checkpoint '{name}'; set it there to change them" for name in ("tiny", "tiny-swa")]
+
+
+def test_a_checkpoint_training_value_set_as_late_or_not_trained_from_is_not_reported(tmp_path):
+    from nertransfer.config import config_files, shadowed_training
+
+    assert shadowed_training(config_files(REPO)) == []
+    (tmp_path / "both.yaml").write_text("training: {epochs: 2}\ncheckpoints: {tiny: {training: {epochs: 3}}}\n"
+                                        "experiment: {checkpoints: [tiny]}\n")
+    assert shadowed_training(config_files(REPO, [tmp_path / "both.yaml"])) == []
+    (tmp_path / "extra.yaml").write_text("training: {epochs: 2}\nexperiment: {checkpoints: [tiny], extra: [{checkpoints: [tiny-swa]}]}\n")
+    assert [line.split("wins for the cells of ")[1] for line in shadowed_training(config_files(REPO, [tmp_path / "extra.yaml"]))] == [
+        "checkpoint 'tiny'; set it there to change them", "checkpoint 'tiny-swa'; set it there to change them"]
+    (tmp_path / "tiny-only.yaml").write_text("training: {epochs: 2}\nexperiment: {checkpoints: [tiny]}\n")
+    assert ["'tiny-swa'" in line for line in shadowed_training(config_files(REPO, [tmp_path / "tiny-only.yaml"]))] == [False]

@@ -141,3 +141,35 @@ def test_sentences_are_read_one_at_a_time(tmp_path):
 def test_a_folder_given_as_a_file_is_an_error_naming_it(tmp_path):
     with pytest.raises(ConllError, match=r"is a folder: expected a CoNLL file"):
         read_conll(tmp_path)
+
+
+def test_an_error_quotes_at_most_the_start_of_a_long_line_or_tag_and_says_how_long_it_was(tmp_path):
+    one_field = write(tmp_path / "one.txt", "Ada B-PER\n" + "x" * 100_000 + "\n")
+    with pytest.raises(ConllError) as error:
+        read_conll(one_field, TYPES)
+    assert str(error.value).startswith(f"{one_field}:2: expected 'token TAG', got 1 field(s): 'xxxx")
+    assert str(error.value).endswith("... (100000 characters)") and len(str(error.value)) < 300
+    long_tag = write(tmp_path / "tag.txt", "Ada B-" + "\x00" * 100_000 + "\n")
+    with pytest.raises(ConllError, match=r"tag.txt:1: expected a tag over the types .*'B-\\x00.*\.\.\. \(100002 characters\)$") as error:
+        read_conll(long_tag, TYPES)
+    assert len(str(error.value)) < 300
+
+
+@pytest.mark.parametrize("content, line", [
+    (b"Ada B-PER\n\n" + b"x" * (3 << 20) + b" O\nin O\n", 3),  # a whole line, ended in a later chunk
+    (b"Ada B-PER\n" + b"\x00" * (3 << 20), 2),  # a last line without its end
+])
+def test_a_line_longer_than_a_mebibyte_is_refused_naming_its_line(tmp_path, content, line):
+    path = tmp_path / "long.txt"
+    path.write_bytes(content)
+    with pytest.raises(ConllError, match=rf"long.txt:{line}: line longer than 1048576 bytes \(1 MiB\), beginning") as error:
+        read_conll(path, TYPES)
+    assert len(str(error.value)) < 300
+
+
+def test_a_line_of_exactly_a_mebibyte_is_still_read(tmp_path):
+    from nertransfer.conll import MAX_LINE
+
+    token = "x" * (MAX_LINE - len(" O"))
+    path = write(tmp_path / "edge.txt", f"Ada B-PER\n{token} O\n")
+    assert read_conll(path, TYPES)[0].tokens == ("Ada", token)

@@ -33,3 +33,31 @@ def test_evaluation_predicts_every_token_even_of_sentences_longer_than_the_model
 
     rescored = score_files(None, str(tmp_path / "p.conll"), TYPES)
     assert rescored["f1"] == written["f1"] and rescored["strict"] == written["strict"]
+
+
+def test_an_evaluation_records_the_test_content_and_fails_if_the_file_changes_under_it(tmp_path, tiny_checkpoint, mini_corpus,
+                                                                                    monkeypatch):
+    import shutil
+
+    import pytest
+
+    import nertransfer.evaluate as evaluation
+    from nertransfer.fingerprints import InputChanged, sha256_of
+
+    test = shutil.copy(mini_corpus / "luo" / "test.txt", tmp_path / "test.txt")
+    metrics = tmp_path / "eval" / "metrics.json"
+    options = dict(predictions_file=tmp_path / "eval" / "predictions.conll", metrics_file=metrics, max_length=64)
+    recorded = evaluation.evaluate(str(tiny_checkpoint), str(test), TYPES, **options, expected_sha256=sha256_of(test))
+    assert recorded["test_sha256"] == sha256_of(test) and not (tmp_path / "eval" / "lock").exists()
+    metrics.unlink()
+    real = evaluation.predict_tags
+
+    def edited_meanwhile(*args, **kwargs):
+        with open(test, "a") as out:
+            out.write("\nJii O\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "predict_tags", edited_meanwhile)
+    with pytest.raises(InputChanged, match=r"\(test\) changed while this evaluation ran"):
+        evaluation.evaluate(str(tiny_checkpoint), str(test), TYPES, **options)
+    assert not metrics.exists() and not (tmp_path / "eval" / "lock").exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
+import pytest
+
 from nertransfer import layout
 from nertransfer.layout import Layout
 
@@ -64,3 +66,20 @@ def test_each_table_is_written_in_four_formats_and_each_mean_matrix_has_a_heatma
     assert layout.effect_names("a", "b") == ["effect_a_vs_b.csv", "effect_a_vs_b.md", "effect_a_vs_b.tex", "effect_a_vs_b.html",
                                              "effect_a_vs_b.png", "effect_a_vs_b_ci.csv", "effect_a_vs_b_ci.md",
                                              "effect_a_vs_b_ci.tex", "effect_a_vs_b_ci.html"]
+
+
+@pytest.mark.parametrize("results, marker", [
+    ("results", "work/tables/results.done"),  # the default: the marker existing runs have
+    ("my results", "work/tables/my results.done"),
+    ("results/", "work/tables/results.done"),
+    ("/abs/path", "work/tables/%2Fabs/path.done"),  # was work/tables//abs/path.done, which Snakemake warns about
+    ("../shared results", "work/tables/%2E%2E/shared results.done"),  # was outside tables/
+    ("100%", "work/tables/100%25.done"),
+])
+def test_the_tables_marker_is_a_clean_path_inside_the_work_tables_folder(results, marker):
+    assert Layout("work", results).tables_made == marker
+
+
+def test_different_results_folders_never_share_a_tables_marker():
+    folders = ["abs/path", "/abs/path", "%2Fabs/path", "../x", "%2E%2E/x", "x"]
+    assert len({Layout("work", folder).tables_made for folder in folders}) == len(folders)

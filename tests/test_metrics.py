@@ -225,3 +225,30 @@ def test_digit_tokens_written_as_numbers_still_align(tmp_path):
     gold = write(tmp_path / "gold.txt", "1 O\n000 B-DATE\n03 I-DATE\n")
     pred = write(tmp_path / "pred.txt", "1 O\n0 B-DATE\n3 I-DATE\n")
     assert score_files(str(gold), str(pred))["f1"] == 1.0
+
+
+def test_a_misaligned_long_token_is_quoted_by_its_start_and_length(tmp_path):
+    gold = write(tmp_path / "gold.txt", "Ada B-PER\n")
+    pred = write(tmp_path / "pred.txt", "y" * 50_000 + " B-PER\n")
+    with pytest.raises(ConllError) as error:
+        score_files(str(gold), str(pred))
+    assert "token 1 is 'yyyy" in str(error.value) and "... (50000 characters) here but 'Ada'" in str(error.value)
+    assert len(str(error.value)) < 400
+
+
+def test_scoring_a_line_of_nuls_is_refused_quickly_in_bounded_memory(tmp_path):
+    """50 MB of NULs on one line made a 200 MB error at 531 MB of memory; now it stops after a MiB or two."""
+    import time
+    import tracemalloc
+
+    nuls = tmp_path / "nuls.txt"
+    nuls.write_bytes(b"\x00" * 50_000_000)
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConllError, match=r"nuls.txt:1: line longer than 1048576 bytes") as error:
+            score_files(None, str(nuls))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(str(error.value)) < 300 and peak < 16 << 20 and time.perf_counter() - started < 5, (len(str(error.value)), peak)

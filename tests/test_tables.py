@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -128,3 +129,21 @@ def test_the_population_standard_deviation_is_a_setting(tmp_path):
     std = pd.read_csv(tmp_path / "r" / "zero_shot_std.csv", index_col=[0, 1])
     assert std.loc[("tiny", "hau"), "hau"] == pytest.approx(5.0)  # numpy's std of 30 and 40; the sample one is 7.07
     assert "population standard deviation, ddof=0" in (tmp_path / "r" / "zero_shot_std.md").read_text()
+
+
+@pytest.mark.parametrize("damage, message", [("{", "not valid JSON (line 1, column 2"), ("{}", "lacks 'checkpoint'"),
+                                             ('{"f1": "high"}', "lacks")])
+def test_a_damaged_record_is_one_line_naming_it_and_no_table_is_written(tmp_path, damage, message):
+    from nertransfer.records import RecordError
+
+    good = metrics_file(tmp_path, "tiny", "hau", 1, "hau", 0.5)
+    bad = tmp_path / "bad.json"
+    bad.write_text(damage)
+    with pytest.raises(RecordError, match="^" + re.escape(f"{bad}: {message}")):
+        write_tables([good, bad], tmp_path / "r", TYPES)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train_config.json").write_text('{"checkpoint": "tiny"')
+    with pytest.raises(RecordError, match="^" + re.escape(f"{run / 'train_config.json'}: not valid JSON")):
+        write_tables([good], tmp_path / "r", TYPES, [run])
+    assert not (tmp_path / "r").exists()

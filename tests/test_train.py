@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -198,3 +199,79 @@ def test_a_cell_is_trained_by_one_process_at_a_time_and_a_dead_holder_blocks_not
     finally:
         third.kill()
         third.wait()
+
+
+# -- what a fine-tune read is what its records say --------------------------------------------------
+
+def test_a_finished_fine_tune_records_the_content_it_read_and_leaves_no_state_folder(trained, tiny_checkpoint, mini_corpus):
+    from nertransfer.fingerprints import sha256_of
+
+    config = json.loads((trained / "train_config.json").read_text())
+    assert config["train_sha256"] == sha256_of(mini_corpus / "hau" / "train.txt")
+    assert config["dev_sha256"] == sha256_of(mini_corpus / "hau" / "dev.txt")
+    assert config["checkpoint_sha256"] == sha256_of(tiny_checkpoint)
+    assert (trained / config["checkpoint_from_records"]).resolve() == tiny_checkpoint.resolve()
+    assert not (trained.parent / "train.state").exists()  # its lock file included
+
+
+def copy_corpus(source, target):
+    shutil.copytree(source, target)
+    return target
+
+
+def test_a_training_file_edited_while_its_fine_tune_runs_fails_it_naming_the_file(tmp_path, tiny_checkpoint, mini_corpus):
+    """File times cannot show it (the model is newer than the edit): the job compares contents at its end."""
+    corpus = copy_corpus(mini_corpus, tmp_path / "corpus")
+    args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
+            "--train", str(corpus / "hau" / "train.txt"), "--dev", str(corpus / "hau" / "dev.txt"),
+            "--hyperparameters", json.dumps({**TINY_TRAINING, "epochs": 4}), "--threads", "1", "--output", str(tmp_path / "run")]
+    job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert job.stdout.readline().startswith('{"epoch": 1')
+    train = corpus / "hau" / "train.txt"
+    train.write_text(train.read_text().replace("B-PER", "O").replace("I-PER", "O"))
+    out, err = job.communicate(timeout=120)
+    assert job.returncode != 0
+    assert f"{train} (train) changed while this fine-tune ran" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()  # no model of the old text under the new one's name
+    again = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    assert "resuming" not in again  # the state saved from the old text is not resumed either
+
+
+def test_a_data_file_that_is_not_what_the_workflow_planned_fails_the_fine_tune_at_once(tmp_path, tiny_checkpoint, mini_corpus):
+    planned = {"train": "0" * 64}
+    result = subprocess.run([sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
+                             "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
+                             "--hyperparameters", json.dumps(TINY_TRAINING), "--output", str(tmp_path / "run"),
+                             "--inputs-sha256", json.dumps(planned)], capture_output=True, text=True)
+    assert result.returncode != 0 and "(train) changed after the workflow planned this job" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and '{"epoch"' not in result.stdout
+
+
+def test_a_stop_in_the_last_epoch_keeps_the_state_and_the_rerun_writes_the_outputs_without_training(
+        tmp_path, tiny_checkpoint, mini_corpus, monkeypatch, capsys):
+    """A Ctrl-C that reaches a fine-tune in its last epoch: it writes its outputs, but the interrupted run never
+    records them as complete, so the next run makes them again; it resumes after the last epoch, not from scratch."""
+    import os
+
+    import nertransfer.train as training
+
+    real = training._train_epoch
+
+    def stopped_in_the_last_epoch(run, settings, epoch):
+        record = real(run, settings, epoch)
+        if epoch + 1 == settings.epochs:
+            os.kill(os.getpid(), signal.SIGTERM)  # recorded by the fine-tune's handler, as Ctrl-C's SIGTERM is
+        return record
+
+    monkeypatch.setattr(training, "_train_epoch", stopped_in_the_last_epoch)
+    first = fine_tune(tiny_checkpoint, mini_corpus, TINY_TRAINING, tmp_path / "run")
+    state = tmp_path / "run.state"
+    assert (state / "resume.pt").exists() and json.loads((state / "state.json").read_text()) == {"epoch": 2, "of": 2}
+    shutil.rmtree(tmp_path / "run")  # what Snakemake does with outputs marked incomplete before making them again
+    monkeypatch.undo()
+    capsys.readouterr()
+    again = fine_tune(tiny_checkpoint, mini_corpus, TINY_TRAINING, tmp_path / "run")
+    printed = capsys.readouterr().out
+    assert "resuming after epoch 2" in printed and '{"epoch"' not in printed  # no epoch trained again
+    assert again == first and [json.loads(l)["epoch"] for l in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()] == [1, 2]
+    assert not state.exists()

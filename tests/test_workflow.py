@@ -168,7 +168,7 @@ def test_interrupting_snakemake_alone_stops_its_jobs_and_the_rerun_resumes(copy,
         rerun.wait()
 
 
-def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
+def test_bad_input_fails_before_any_job_naming_file_and_line_and_keeps_earlier_results(copy):
     before = (copy / "results" / "zero_shot.csv").read_bytes()
     test = copy / "data" / "luo" / "test.txt"
     lines = test.read_text().splitlines()
@@ -176,10 +176,37 @@ def test_bad_input_fails_naming_file_and_line_and_keeps_earlier_results(copy):
     test.write_text("\n".join(lines) + "\n")
     result = snakemake(copy, "-j2", "--keep-going", "results/zero_shot.csv", check=False)
     assert result.returncode != 0
-    log = (copy / "work" / "logs" / "evaluate" / "mini" / "hau" / "base" / "seed1" / "luo.log").read_text()
-    assert "data/luo/test.txt:3: expected a tag over the types DATE, LOC, ORG, PER, got 'B-MISC'" in log
+    assert ("data/luo/test.txt:3: expected a tag over the types DATE, LOC, ORG, PER, got 'B-MISC' (checked before any "
+            "job starts)") in result.stderr, result.stderr[-2000:]
+    assert "rule evaluate" not in result.stdout + result.stderr  # no job started
     assert (copy / "results" / "zero_shot.csv").read_bytes() == before
     assert (copy / "work" / "runs" / "mini" / "hau" / "base" / "seed1" / "model" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("fault, message", [
+    (lambda text: text + "\nKano B-LOC extra\n", "got 3 field(s)"),
+    (lambda text: text.replace(" B-LOC", " B-LOCATION", 1), "got 'B-LOCATION'"),
+    (lambda text: "", "empty"),
+])
+def test_every_data_file_is_checked_once_per_content_before_any_job(copy, fault, message):
+    train = copy / "data" / "hau" / "train.txt"
+    train.write_text(fault(train.read_text()))
+    result = snakemake(copy, "-n", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"{train.relative_to(copy)}:" in output and message in output, output[-2000:]
+    (copy / "data" / "hau" / "dev.txt").write_bytes(b"Kano B-LOC\n\xff\n")
+    train.write_text("Kano B-LOC\n")
+    result = snakemake(copy, "-n", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "data/hau/dev.txt" in output, output[-2000:]
+
+
+def test_a_training_size_beyond_the_file_is_refused_before_any_job(copy):
+    set_config(copy, {**CONFIG, "experiment": {**CONFIG["experiment"], "train_sizes": [1000000]}})
+    result = snakemake(copy, "-n", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "1,000,000 sentences is more than the 60 of data/hau/train.txt" in output, output[-2000:]
 
 
 def test_a_local_run_runs_no_more_jobs_at_once_than_local_jobs_at_once_says(copy):
@@ -256,3 +283,35 @@ def test_the_default_config_runs_from_another_folder_with_the_shipped_data(tmp_p
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert re.search(r"^train\s+20$", output, re.M) and "MissingInputException" not in output
+
+
+def test_a_failing_jobs_own_message_reaches_snakemakes_output(copy):
+    """Not only "check the log": the job's one-line error is in what Snakemake prints (profiles/default)."""
+    state = copy / "work" / "runs" / "mini" / "hau" / "base" / "seed1" / "train.state"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom nertransfer.files import exclusive\n"
+                               f"with exclusive({str(state)!r}, 'x'):\n    print('held', flush=True)\n    time.sleep(300)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        set_config(copy, {**CONFIG, "experiment": {**CONFIG["experiment"], "checkpoints": ["mini"], "train_languages": ["hau"]}})
+        train = copy / "data" / "hau" / "train.txt"
+        train.write_text(train.read_text().replace("B-PER", "O"))
+        result = snakemake(copy, "-j1", check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode != 0
+    assert f"is in use by pid {holder.pid} on" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+
+
+def test_a_key_given_twice_is_refused_and_an_analysis_left_out_is_said_before_any_job(copy):
+    """Snakemake's YAML reading keeps the last of two equal keys; the workflow reads its config files again."""
+    (copy / "config.yaml").write_text((copy / "config.yaml").read_text() + "training:\n  epochs: 3\n")
+    result = snakemake(copy, "-n", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and f"{copy / 'config.yaml'}:" in output and "key 'training' is given twice" in output, output
+    set_config(copy, {**CONFIG, "experiment": {**CONFIG["experiment"], "checkpoints": ["mini"]},
+                      "analyses": {"checkpoint_effects": [{"checkpoint": "mini-b", "baseline": "mini"}]}})
+    result = snakemake(copy, "-n")
+    assert ("nertransfer: note: config key 'analyses.checkpoint_effects[0]': mini-b vs mini is left out: no cell is trained "
+            "from 'mini-b'") in result.stdout + result.stderr

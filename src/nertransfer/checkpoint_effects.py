@@ -11,12 +11,11 @@ is marked with * in the Markdown and LaTeX tables and on the heatmap.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .layout import METRICS, PREDICTIONS, effect_stem
-from .records import EXTRA_AXES, mean_f1, record_axes
+from .records import EXTRA_AXES, mean_f1, read_record, record_axes
 from .rendering import heatmap, write_table
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ def effect_intervals(evaluations: Iterable[str | Path], checkpoint: str, baselin
     systems: dict[tuple, dict[str, list]] = {}
     tokens: dict[tuple, tuple] = {}
     for folder in map(Path, evaluations):
-        record = json.loads((folder / METRICS).read_text())
+        record = read_record(folder / METRICS)
         axes = record_axes(record)
         if axes["checkpoint"] not in (checkpoint, baseline) or axes["checkpoint_language"]:
             continue

@@ -55,7 +55,8 @@ def cmd_train(args) -> None:
 
     job = FineTune(checkpoint=args.checkpoint, train_file=args.train, dev_file=args.dev, types=args.types,
                    output=Path(args.output), model_output=Path(args.model_output) if args.model_output else None,
-                   cell=args.cell, keep=args.keep_types, save_state_every_seconds=args.save_state_every_seconds)
+                   cell=args.cell, keep=args.keep_types, save_state_every_seconds=args.save_state_every_seconds,
+                   expected_sha256=args.inputs_sha256)
     train(job, TrainingSettings.from_mapping(args.hyperparameters))
 
 
@@ -65,7 +66,7 @@ def cmd_evaluate(args) -> None:
 
     evaluate(args.model, args.test, args.types, predictions_file=args.predictions, metrics_file=args.metrics,
              max_length=args.max_length, batch_size=args.batch_size, cell=args.cell, keep=args.keep_types,
-             precision=args.precision)
+             precision=args.precision, expected_sha256=args.inputs_sha256.get("test"))
 
 
 def cmd_adapt(args) -> None:
@@ -78,12 +79,10 @@ def cmd_adapt(args) -> None:
 def cmd_card(args) -> None:
     from .card import model_card
     from .files import atomic_write
-    from .layout import DEV_METRICS, TRAIN_CONFIG
+    from .records import read_record, run_records
 
-    run = Path(args.run)
-    summary = json.loads((run / TRAIN_CONFIG).read_text())
-    dev = json.loads((run / DEV_METRICS).read_text())
-    test = json.loads(Path(args.test_metrics).read_text())
+    summary, dev = (read_record(path) for path in run_records(args.run))
+    test = read_record(args.test_metrics)
     with atomic_write(args.output) as out:
         out.write(model_card(summary, dev, test))
 
@@ -126,36 +125,62 @@ def cmd_effect(args) -> None:
 def cmd_status(args) -> None:
     import time
 
-    import yaml
-
-    from .config import check_schema, load_experiment, read_config
-    from .status import matrix_status
+    from .status import matrix_status, queue_note, slurm_queue
     from .status_views import show, write_csv, write_html, write_png
 
+    experiment = _status_experiment(args)
+    try:
+        while True:
+            queue = slurm_queue()
+            if queue_note(queue):
+                print(f"nertransfer status: note: {queue_note(queue)}", file=sys.stderr)
+            rows = matrix_status(experiment, queue=queue)
+            if args.csv == "-":
+                write_csv(rows, sys.stdout)
+            else:
+                if args.watch and sys.stdout.isatty():
+                    sys.stdout.write("\033[H\033[2J")  # clear the screen between refreshes
+                show(rows)
+            if args.csv and args.csv != "-":
+                with open(args.csv, "w", newline="") as out:
+                    write_csv(rows, out)
+            if args.html:
+                write_html(rows, args.html)
+            if args.png:
+                write_png(rows, args.png)
+            if not args.watch:
+                return
+            sys.stdout.flush()
+            time.sleep(args.watch)
+    except KeyboardInterrupt:  # Ctrl-C is how --watch ends: quietly, with the shell's status for it
+        if not args.watch:
+            raise
+        sys.exit(130)
+
+
+def _status_experiment(args):
+    """The experiment `nertransfer status` shows, its notes printed, with the run's folder as the working directory
+    (the experiment's paths are relative to it, as in the workflow); every bad argument one line before any work."""
+    import yaml
+
+    from .config import check_schema, config_files, load_experiment, merged_files, shadowed_training
+
+    if not Path(args.directory).is_dir():
+        sys.exit(f"nertransfer status: error: --directory {args.directory!r} is not a folder: expected the run's folder "
+                 "(snakemake -d)")
     workflow = Path(args.workflow)
-    config = read_config(workflow, args.configfile)
+    files = config_files(workflow, args.configfile)
+    config = merged_files(files)
     check_schema(config, yaml.safe_load((workflow / "workflow" / "schemas" / "config.schema.yaml").read_text()))
     experiment = load_experiment(config, args.directory, workflow)
-    os.chdir(args.directory)  # the experiment's paths are relative to the run's folder, as in the workflow
-    while True:
-        rows = matrix_status(experiment)
-        if args.csv == "-":
-            write_csv(rows, sys.stdout)
-        else:
-            if args.watch and sys.stdout.isatty():
-                sys.stdout.write("\033[H\033[2J")  # clear the screen between refreshes
-            show(rows)
-        if args.csv and args.csv != "-":
-            with open(args.csv, "w", newline="") as out:
-                write_csv(rows, out)
-        if args.html:
-            write_html(rows, args.html)
-        if args.png:
-            write_png(rows, args.png)
-        if not args.watch:
-            return
-        sys.stdout.flush()
-        time.sleep(args.watch)
+    for line in [*shadowed_training(files), *experiment.notes]:
+        print(f"nertransfer status: note: {line}", file=sys.stderr)
+    os.chdir(args.directory)
+    for option, target in (("--csv", args.csv), ("--html", args.html), ("--png", args.png)):
+        if target and target != "-" and (Path(target).is_dir() or not Path(target).parent.is_dir()):
+            sys.exit(f"nertransfer status: error: {option} {target!r}: expected a file in an existing folder "
+                     f"(relative paths are read from the run's folder)")
+    return experiment
 
 
 def cmd_warm_server(args) -> None:
@@ -185,6 +210,11 @@ def _label_set(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--keep-types", nargs="+", help="a label set: train/score these types, the others become O")
 
 
+def _inputs_sha256(sub: argparse.ArgumentParser, roles: str) -> None:
+    sub.add_argument("--inputs-sha256", type=_json, default={},
+                     help=f"JSON: {roles} -> the SHA-256 the workflow planned this job on; a file that differs fails the job")
+
+
 def _scoring_command(command) -> None:
     sub = command("score", cmd_score, "score a CoNLL prediction file; print precision, recall, F1 as JSON")
     sub.add_argument("--gold", help="gold `token TAG` file (omit for a `token GOLD PRED` file)")
@@ -212,6 +242,7 @@ def _model_commands(command) -> None:
                           "(default 0: every epoch); always on SIGTERM/SIGUSR2")
     sub.add_argument("--threads", type=int)
     _label_set(sub)
+    _inputs_sha256(sub, "train, dev")
 
     sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it")
     sub.add_argument("--model", required=True)
@@ -224,6 +255,7 @@ def _model_commands(command) -> None:
     sub.add_argument("--cell", type=_json, default={})
     sub.add_argument("--threads", type=int)
     _label_set(sub)
+    _inputs_sha256(sub, "test")
 
     sub = command("adapt", cmd_adapt, "continue masked-LM training of a checkpoint on a language's text (adaptation)")
     sub.add_argument("--checkpoint", required=True)
@@ -305,9 +337,10 @@ def _table_commands(command) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .config import ConfigError
+    from .config import ConfigError, ConfigFileError
     from .conll import ConllError
     from .files import FolderBusy
+    from .fingerprints import InputChanged
     from .hub import HubError
     from .records import RecordError
 
@@ -322,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args.handler(args)
         sys.stdout.flush()  # inside the try: a reader that went away (`| head`) shows up here at the latest
-    except (ConllError, ConfigError, FolderBusy, HubError, RecordError) as error:
+    except (ConllError, ConfigError, ConfigFileError, FolderBusy, HubError, InputChanged, RecordError) as error:
         sys.exit(f"nertransfer {args.command}: error: {error}")
     except BrokenPipeError:
         # The reader of our output closed it (`nertransfer score ... | head`): stop quietly, as other

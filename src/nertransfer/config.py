@@ -9,13 +9,16 @@ any job starts.
 
 from __future__ import annotations
 
+import copy
+import functools
 import itertools
+import json
 import os
 import re
 import string
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from .experiment import DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment
 from .layout import Layout
@@ -90,6 +93,95 @@ def check_schema(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
         raise ConfigError(_key(error.absolute_path), _explain(error))
 
 
+class ConfigFileError(ValueError):
+    """A config file that is not YAML, or that gives a key twice; the message starts with `path:line:column`.
+
+    Apart from ConfigError because the place to fix is a spot in a file, not a key of the merged config.
+    """
+
+    def __init__(self, path: str | os.PathLike, line: int | None, column: int | None, message: str):
+        self.path, self.line, self.column = str(path), line, column
+        super().__init__(":".join([self.path, *(str(n) for n in (line, column) if n is not None)]) + f": {message}")
+
+
+class _KeyTwice(Exception):
+    """Raised by the loader at a key given twice: where (a PyYAML mark) and what."""
+
+    def __init__(self, mark, message: str):
+        super().__init__(message)
+        self.mark = mark
+
+
+@functools.cache
+def _unique_key_loader() -> type:
+    """A yaml.SafeLoader that refuses a key given twice in one mapping.
+
+    PyYAML (and so Snakemake) keeps the last of two equal keys without a word: a second `training:`
+    block lower in a file would silently replace the first. Merge keys (`<<:`) still override.
+    """
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    earlier = first.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: the base class says why
+                    continue
+                if earlier is not key_node:
+                    raise _KeyTwice(key_node.start_mark, f"key {key!r} is given twice in one mapping (first on line "
+                                    f"{earlier.start_mark.line + 1}): expected each key once (YAML would keep the last)")
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
+def load_yaml(path: str | Path) -> dict:
+    """A config file's mapping; a file that is missing, not UTF-8, not YAML or not a mapping, or that
+    gives a key twice, is a one-line ConfigFileError naming the file, line and column, not a traceback."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
+        raise ConfigFileError(path, None, None, f"{error.strerror}: expected a YAML config file") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigFileError(path, line, None, f"not valid UTF-8 ({error.reason}): expected a YAML config file") from None
+    try:
+        content = yaml.load(text, Loader=_unique_key_loader())
+    except _KeyTwice as error:
+        raise ConfigFileError(path, error.mark.line + 1, error.mark.column + 1, str(error)) from None
+    except yaml.MarkedYAMLError as error:
+        raise ConfigFileError(path, *_yaml_place(error), _yaml_problem(error)) from None
+    except yaml.YAMLError as error:
+        raise ConfigFileError(path, None, None, f"not valid YAML: {' '.join(str(error).split())}") from None
+    if content is not None and not isinstance(content, dict):
+        raise ConfigFileError(path, None, None, f"expected a mapping of config keys (`key: value` lines), got a {type(content).__name__}")
+    return content or {}
+
+
+def _yaml_place(error) -> tuple[int | None, int | None]:
+    """1-based line and column of a YAML error (PyYAML counts from 0)."""
+    mark = error.problem_mark or error.context_mark
+    return (mark.line + 1, mark.column + 1) if mark else (None, None)
+
+
+def _yaml_problem(error) -> str:
+    """One line of what is wrong, with the hint a tab needs: YAML indents with spaces only."""
+    problem = " ".join(str(error.problem or error.context).split())
+    context = f" ({error.context})" if error.context and error.problem else ""
+    tab = "; YAML indents with spaces: replace the tab" if "'\\t'" in problem else ""
+    return f"not valid YAML: {problem}{context}{tab}"
+
+
 def merged(base: dict, update: Mapping[str, Any]) -> dict:
     """`update` merged into `base` the way Snakemake merges a --configfile over the default: nested mappings key by key."""
     for key, value in update.items():
@@ -100,17 +192,75 @@ def merged(base: dict, update: Mapping[str, Any]) -> dict:
     return base
 
 
+def config_files(workflow_dir: str | Path, configfiles: Iterable[str | Path] = ()) -> list[tuple[str, dict]]:
+    """(path, mapping) of the workflow's default config and each of `configfiles`, in merge order (see `load_yaml`)."""
+    return [(str(path), load_yaml(path)) for path in [Path(workflow_dir) / "config" / "config.yaml", *map(Path, configfiles)]]
+
+
+def merged_files(files: Iterable[tuple[str, Mapping[str, Any]]]) -> dict:
+    """The config files' mappings merged in order, as `snakemake --configfile` does; the mappings are left as they were."""
+    config: dict = {}
+    for _, content in files:
+        merged(config, copy.deepcopy(dict(content)))
+    return config
+
+
 def read_config(workflow_dir: str | Path, configfiles: Iterable[str | Path] = ()) -> dict:
     """The workflow's default config with `configfiles` merged over it, in order, as `snakemake --configfile` does."""
-    import yaml
+    return merged_files(config_files(workflow_dir, configfiles))
 
-    config: dict = {}
-    for path in [Path(workflow_dir) / "config" / "config.yaml", *map(Path, configfiles)]:
-        try:
-            merged(config, yaml.safe_load(path.read_text()) or {})
-        except FileNotFoundError:
-            raise ConfigError(str(path), "config file not found") from None
-    return config
+
+def shadowed_training(files: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """One line per top-level `training.<key>` a config file sets that an earlier file's
+    `checkpoints.<name>.training.<key>` overrides for a checkpoint the experiment trains from.
+
+    A checkpoint's own training settings win over the top-level ones (Experiment.hyperparameters),
+    so `training: {epochs: 2}` in a --configfile changes nothing for the default config's `tiny`
+    (which sets `epochs: 10`). The precedence stays; these lines make it visible. `files` are
+    (path, mapping) in merge order, default first (see `config_files`).
+    """
+    config = merged_files(files)
+    lines = []
+    for key, value in _mapping(config.get("training")).items():
+        top = _last_setter(files, ("training", key))
+        for name in _trained_from(config):
+            path = ("checkpoints", name, "training", key)
+            own = _mapping(_mapping(_mapping(config.get("checkpoints")).get(name)).get("training"))
+            if key not in own or own[key] == value or _last_setter(files, path) >= top:
+                continue  # no override, the same value, or one written as late as the top-level value: on purpose
+            lines.append(f"{files[top][0]} sets training.{key}: {json.dumps(value)}, but checkpoints.{name}.training.{key}: "
+                         f"{json.dumps(own[key])} ({files[_last_setter(files, path)][0]}) wins for the cells of checkpoint "
+                         f"{name!r}; set it there to change them")
+    return lines
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+_UNSET = object()
+
+
+def _last_setter(files: Sequence[tuple[str, Mapping[str, Any]]], path: tuple[str, ...]) -> int:
+    """The index of the last file that sets the value at `path` (-1 if none)."""
+    found = -1
+    for index, (_, content) in enumerate(files):
+        node: Any = content
+        for part in path:
+            node = _mapping(node).get(part, _UNSET)
+        if node is not _UNSET:
+            found = index
+    return found
+
+
+
+def _trained_from(config: Mapping[str, Any]) -> list[str]:
+    """The checkpoints the experiment's blocks list (every defined one if the experiment lists none)."""
+    experiment = _mapping(config.get("experiment"))
+    names = list(experiment.get("checkpoints") or [])
+    for extra in experiment.get("extra") or []:
+        names += _mapping(extra).get("checkpoints") or []
+    return list(dict.fromkeys(names)) or list(_mapping(config.get("checkpoints")))
 
 
 def _languages(value: Any, dataset: Dataset, key: str) -> tuple[str, ...]:
@@ -292,7 +442,7 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
     blocks = [_block(axes, {}, key="experiment", **context)]
     blocks += [_block(extra, axes, key=f"experiment.extra[{i}]", **context) for i, extra in enumerate(extras)]
     analyses = _analyses(config)
-    work_dir, results_dir = config.get("work_dir", "work"), config.get("results_dir", "results")
+    work_dir, results_dir = _folder(config, "work_dir", "work"), _folder(config, "results_dir", "results")
     if os.path.normpath(work_dir) == os.path.normpath(results_dir):
         raise ConfigError("results_dir", f"{results_dir!r} is also the work_dir: tables and work need folders of their own")
     experiment = Experiment(
@@ -307,15 +457,10 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
         label_sets=label_sets,
         table_std=(config.get("tables") or {}).get("std", "sample"),
     )
-    # A pair of defined checkpoints that no cell is trained from (e.g. the default config's pair,
-    # inherited by a --configfile with other checkpoints, or a mere adaptation source) has nothing
-    # to compare: it is left out.
-    trained = {cell.checkpoint for cell in experiment.cells()}
-    effects = [dict(pair) for pair in analyses.get("checkpoint_effects", [])
-               if pair["checkpoint"] in trained and pair["baseline"] in trained]
+    effects, notes = _effects_of_trained(analyses, {cell.checkpoint for cell in experiment.cells()})
     _check_windows_fit(experiment)
     experiment = _resolve_data(experiment, base, workflow_dir)
-    return replace(experiment, analyses={**analyses, "checkpoint_effects": effects})
+    return replace(experiment, analyses={**analyses, "checkpoint_effects": effects}, notes=tuple(notes))
 
 
 def _dataset(config: Mapping[str, Any], name: str) -> Dataset:
@@ -351,6 +496,36 @@ def _analyses(config: Mapping[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"analyses.checkpoint_effects[{i}].{role}",
                                   f"unknown checkpoint {pair[role]!r}; defined: " + ", ".join(config.get("checkpoints", {})))
     return analyses
+
+
+def _effects_of_trained(analyses: Mapping[str, Any], trained: set[str]) -> tuple[list[dict], list[str]]:
+    """The checkpoint-effect pairs each of whose checkpoints some cell is trained from, and a note for each pair
+    left out.
+
+    A pair naming a checkpoint no cell is trained from has nothing to compare. It is most often the
+    default config's pair inherited by a --configfile that trains other checkpoints, so it is left
+    out rather than refused; but it is said (the run prints the notes), since dropping it without a
+    word left the user looking for tables that never came.
+    """
+    kept, notes = [], []
+    for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
+        missing = [role for role in ("checkpoint", "baseline") if pair[role] not in trained]
+        if not missing:
+            kept.append(dict(pair))
+            continue
+        notes.append(f"config key 'analyses.checkpoint_effects[{i}]': {pair['checkpoint']} vs {pair['baseline']} is left "
+                     f"out: no cell is trained from {pair[missing[0]]!r} (trained: {', '.join(sorted(trained))}); list it "
+                     "in experiment.checkpoints to have it, or `checkpoint_effects: []` to silence this")
+    return kept, notes
+
+
+def _folder(config: Mapping[str, Any], key: str, default: str) -> str:
+    """`work_dir` or `results_dir`; an empty one (or `/`) would put every output at the filesystem root."""
+    folder = config.get(key, default)
+    if not folder or (os.path.isabs(folder) and not os.path.normpath(folder).strip("/")):
+        raise ConfigError(key, f"{folder!r} would put outputs at the filesystem root: "
+                          f"expected a folder, such as the default {default!r}")
+    return folder
 
 
 def _check_windows_fit(experiment: Experiment) -> None:

@@ -71,6 +71,36 @@ def _expected_form(allowed: set[int]) -> str:
 
 
 CHUNK = 1 << 20  # bytes read and decoded at a time
+# The longest line read, in bytes. A token line is a token and a tag or two: tens of bytes, a long
+# URL a few thousand. A line past 1 MiB is no CoNLL line (a binary or corrupted file, a file of NULs
+# with no newline) and is refused as soon as it passes this size, before the rest of it is read, so
+# neither memory nor the error grows with it. At least CHUNK: each line but a chunk's first then fits.
+MAX_LINE = 1 << 20
+QUOTED = 80  # at most this many characters of a line, token or tag are quoted in an error
+
+
+def quoted(text: str, limit: int = QUOTED) -> str:
+    """`text` as Python writes it, cut so that the quote is at most about `limit` characters.
+
+    An error quotes what it found; a quote of a 50 MB line was a 200 MB message. A cut quote ends
+    with how long the text was.
+    """
+    shown = _cut(text, limit)
+    return repr(shown) if shown == text else f"{shown!r}... ({len(text)} characters)"
+
+
+def _cut(text: str, limit: int) -> str:
+    """The start of `text` whose quote is at most `limit` characters (escapes such as '\\x00' count)."""
+    shown = text[:limit]
+    while len(repr(shown)) > limit + 2:
+        shown = shown[:-1]
+    return shown
+
+
+def _too_long(path: Path, number: int, start: bytes, expected_form: str) -> ConllError:
+    beginning = _cut(start[:QUOTED].decode("utf-8", "replace"), QUOTED)
+    return ConllError(path, number, f"line longer than {MAX_LINE} bytes (1 MiB), beginning {beginning!r}...: "
+                      f"expected {expected_form} lines (a token and its tags)")
 
 
 def _lines(path: Path, expected_form: str) -> Iterator[tuple[int, str]]:
@@ -93,10 +123,14 @@ def _lines(path: Path, expected_form: str) -> Iterator[tuple[int, str]]:
             data = rest + block
             end = data.rfind(b"\n") + 1 if block else len(data)
             whole, rest = data[:end], data[end:]
+            if whole.find(b"\n") > MAX_LINE:  # the line begun in the last chunk; the others fit in one chunk
+                raise _too_long(path, number + 1, whole, expected_form)
             if whole:
                 for line in _decode(path, whole, number):
                     number += 1
                     yield number, line
+            if len(rest) > MAX_LINE:  # a line still without its end: refused before more of it is read
+                raise _too_long(path, number + 1, rest, expected_form)
             if not block:
                 return
 
@@ -145,17 +179,17 @@ def iter_conll(
             continue
         fields = line.split(" ") if "\t" not in line and "  " not in line else _SEPARATOR.split(line)
         if len(fields) not in allowed:
-            raise ConllError(path, number, f"expected {expected_form}, got {len(fields)} field(s): {line!r}")
+            raise ConllError(path, number, f"expected {expected_form}, got {len(fields)} field(s): {quoted(line)}")
         if not width:
             width, first_line = len(fields), number
         elif len(fields) != width:
             raise ConllError(path, number, f"expected {width} fields as on line {first_line} (the file's first "
-                             f"token line: every line of a file has the same columns), got {len(fields)}: {line!r}")
+                             f"token line: every line of a file has the same columns), got {len(fields)}: {quoted(line)}")
         for tag in fields[1:]:
             if tag not in valid_tags:
                 problem = _check_tag(tag, frozen_types)
                 if problem:
-                    raise ConllError(path, number, f"expected {problem}, got {tag!r}")
+                    raise ConllError(path, number, f"expected {problem}, got {quoted(tag)}")
                 valid_tags.add(tag)
         if not rows:
             start = number

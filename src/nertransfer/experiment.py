@@ -160,6 +160,7 @@ class Experiment:
     label_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     analyses: Mapping[str, Any] = field(default_factory=dict)
     table_std: str = "sample"  # the tables' standard deviation over seeds: sample (ddof=1) or population (ddof=0)
+    notes: tuple[str, ...] = ()  # what the config loader left out or decided that the user should read
 
     def cells(self) -> list[Cell]:
         """Every block's cells, then the cells that sequential transfer starts from, each once, in order."""

@@ -17,6 +17,7 @@ import shutil
 import socket
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
@@ -93,40 +94,78 @@ class FolderBusy(RuntimeError):
 LOCK_FILE = "lock"  # in a folder that `exclusive` holds: `pid <pid> on <host>[ (Slurm job <id>)]`
 
 
-def lock_holder(folder: str | os.PathLike) -> tuple[int, str] | None:
-    """(pid, host) that `folder`'s lock file names, or None without a readable one. Whether that process
-    still holds it is for the caller to ask (the lock file outlives its holder)."""
+@dataclass(frozen=True)
+class LockHolder:
+    """Who a lock file names: the process, its host and, in a Slurm allocation, the Slurm job."""
+
+    pid: int
+    host: str
+    slurm_job: str | None = None
+
+
+def lock_holder(folder: str | os.PathLike) -> LockHolder | None:
+    """Who `folder`'s lock file names, or None without a readable one. Whether that process still holds
+    it is for the caller to ask (a lock file whose holder was killed stays behind)."""
     try:
         words = (Path(folder) / LOCK_FILE).read_text().split()
     except OSError:
         return None
     if len(words) < 4 or words[0] != "pid" or not words[1].isdigit():
         return None
-    return int(words[1]), words[3]
+    job = words[6].rstrip(")") if len(words) >= 7 and words[4:6] == ["(Slurm", "job"] else None
+    return LockHolder(int(words[1]), words[3], job)
 
 
 @contextmanager
-def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
+def exclusive(folder: str | os.PathLike, what: str, remove: bool = False) -> Iterator[None]:
     """Hold `folder` for this process alone while the block runs, or fail at once naming the holder.
 
     Two jobs for one cell (an orphan the scheduler lost track of, and its replacement) must not
     write the same resumable state at once. The lock is an flock on `folder/lock`, which the
     kernel releases when the holder dies (kill -9 included), so a stale lock never blocks a rerun;
-    the file records who holds it (host, pid, Slurm job) for the message.
+    the file records who holds it (host, pid, Slurm job) for the message. `remove`: the lock file is
+    removed at the end, and the folder too if nothing else is left in it, so a finished job leaves no
+    lock behind (and a finished fine-tune no state folder).
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "a+", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise FolderBusy(f"{what} is in use by {holder} (lock {folder / LOCK_FILE}); "
-                             "wait for it to end or stop it, then run again") from None
-        lock.seek(0)
-        lock.truncate()
+    with _locked(folder, what) as lock:
         job = os.environ.get("SLURM_JOB_ID")
         lock.write(f"pid {os.getpid()} on {socket.gethostname()}" + (f" (Slurm job {job})" if job else "") + "\n")
         lock.flush()
-        yield
+        try:
+            yield
+        finally:
+            if remove:
+                (folder / LOCK_FILE).unlink(missing_ok=True)  # while still held: see _locked
+                if not any(folder.iterdir()):
+                    folder.rmdir()
+
+
+@contextmanager
+def _locked(folder: Path, what: str) -> Iterator[TextIO]:
+    """The lock file of `folder`, flocked and emptied. A holder may remove it at its end (`remove_if_empty`); a
+    process that opened it just before then holds a removed file, so it checks that the file it locked is still
+    the one at the path, and otherwise starts again with the new one."""
+    while True:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / LOCK_FILE, "a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise FolderBusy(f"{what} is in use by {holder} (lock {folder / LOCK_FILE}); "
+                                 "wait for it to end or stop it, then run again") from None
+            try:
+                current = os.stat(folder / LOCK_FILE).st_ino
+            except FileNotFoundError:
+                current = None
+            if current != os.fstat(lock.fileno()).st_ino:
+                continue  # removed by the holder that just ended: lock the folder afresh
+            lock.seek(0)
+            lock.truncate()
+            yield lock
+            return
+        finally:
+            lock.close()

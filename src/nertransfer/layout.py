@@ -13,11 +13,13 @@ place of a value (`layout.model("{cell}")`).
     <work>/runs/<cell>/eval/<language>/              predictions and metrics on one test set
     <work>/runs/<cell>/README.md                     the model card
     <work>/logs/<step>/<...>.log                     one log per job
+    <work>/checked/<sha256>-<types>.json             a data file's content, checked once (nertransfer.fingerprints)
     <results>/<table>.{csv,md,tex,png}               tables, figures and analyses
 """
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -30,6 +32,7 @@ DEV_METRICS = "dev_metrics.json"
 TRAIN_CONFIG = "train_config.json"
 MODEL = "model"  # the model's folder inside the records when no other place is given
 RESUME_FILE = "resume.pt"  # in the state folder
+STATE_SUMMARY = "state.json"  # beside it: the epoch the saved state resumes after (read by status without torch)
 CARD = "README.md"  # the model card, in a model's folder and in the run's
 ADAPTATION = "adaptation.json"  # in an adapted checkpoint's folder: what it was adapted on
 HUB_SOURCE = "hub_source.json"  # in a downloaded checkpoint's folder: repository, revision asked, commit
@@ -90,9 +93,27 @@ class Layout:
         return f"{self.results}/{name}"
 
     @property
+    def running(self) -> str:
+        """A folder whose lock names the Snakemake that runs jobs of this work folder, while it runs (status reads it)."""
+        return f"{self.work}/running"
+
+    @property
+    def data_checks(self) -> str:
+        """Which data contents were read and found valid, one file per fingerprint (nertransfer.fingerprints)."""
+        return f"{self.work}/checked"
+
+    @property
     def tables_made(self) -> str:
-        """A marker the tables rule writes beside the work they came from (see workflow/rules/common.smk)."""
-        return f"{self.work}/tables/{self.results}.done"
+        """A marker the tables rule writes beside the work they came from (see workflow/rules/common.smk).
+
+        `<work>/tables/<results>.done`, the results folder written as a path inside `tables/`: a
+        leading `/` becomes `%2F` and `..` becomes `%2E%2E` (`%` itself `%25`), so an absolute folder
+        gives no `//` (which Snakemake warns about) and no marker lands outside `tables/`, while a
+        plain relative folder such as the default `results` keeps the marker it always had.
+        """
+        normal = posixpath.normpath(self.results.replace("%", "%25"))
+        parts = ["%2E%2E" if part == ".." else part for part in normal.lstrip("/").split("/")]
+        return f"{self.work}/tables/" + ("%2F" if normal.startswith("/") else "") + "/".join(parts) + ".done"
 
 
 # -- the names of the results ------------------------------------------------------------------

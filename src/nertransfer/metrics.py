@@ -16,7 +16,7 @@ import itertools
 from collections import Counter
 from typing import Iterable, Iterator, Sequence
 
-from .conll import ConllError, Sentence, iter_conll, repair_iob2
+from .conll import ConllError, Sentence, iter_conll, quoted, repair_iob2
 
 Entity = tuple[int, str, int, int]  # sentence, type, first token, last token
 MODES = ("conlleval", "strict")
@@ -158,7 +158,7 @@ def _misaligned(gold: Sentence, predicted: Sentence, number: int, gold_path: str
             return ConllError(
                 predicted_path, predicted.line + position,
                 f"does not align with {gold_path}: sentence {number}, token {position + 1} is "
-                f"{predicted_token!r} here but {gold_token!r} in the gold file (line {gold.line + position})")
+                f"{quoted(predicted_token)} here but {quoted(gold_token)} in the gold file (line {gold.line + position})")
     if len(gold) != len(predicted):
         return ConllError(predicted_path, predicted.line, f"does not align with {gold_path}: sentence {number} has "
                           f"{len(predicted)} tokens here but {len(gold)} in the gold file (line {gold.line})")
@@ -168,7 +168,7 @@ def _misaligned(gold: Sentence, predicted: Sentence, number: int, gold_path: str
                 return ConllError(
                     predicted_path, predicted.line + position,
                     f"its gold column disagrees with {gold_path}: sentence {number}, token {position + 1} is "
-                    f"{own_gold!r} here but {gold_tag!r} in the gold file (line {gold.line + position})")
+                    f"{quoted(own_gold)} here but {quoted(gold_tag)} in the gold file (line {gold.line + position})")
     return None
 
 

@@ -10,6 +10,8 @@ cell it is.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -26,6 +28,63 @@ EXTRA_AXES = {"checkpoint_language": "", "label_set": "all", "train_size": "full
 METRICS = ["precision", "recall", "f1"]
 
 
+class RecordError(ValueError):
+    """A record that cannot be used as it is (not JSON, a field missing, two for one seed of one cell);
+    the message names the file and what is wrong."""
+
+
+SCORES = ("precision", "recall", "f1", "support")
+# What each record must hold for the tables, the cards and status to use it (written by train, evaluate, share).
+REQUIRED = {
+    layout.METRICS: (*ROW_AXES, "seed", "eval_language", *SCORES, "per_category"),
+    TRAIN_CONFIG: (*ROW_AXES, "seed"),
+    DEV_METRICS: ("f1",),  # what model selection and the tables use
+}
+
+
+def read_record(path: str | Path, kind: str | None = None) -> dict:
+    """A metrics.json, train_config.json or dev_metrics.json, checked: every reader of records goes through
+    here, so a damaged one is one line naming the file and what is wrong, never a bare traceback, and
+    `nertransfer status` and the workflow judge it by the same rule (`damage`). `kind`: which record it is
+    (layout.METRICS, TRAIN_CONFIG or DEV_METRICS), by default its file name."""
+    path = Path(path)
+    required = REQUIRED.get(kind or path.name, ())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecordError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecordError(f"{path}: cannot be read ({error})") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path}: expected a JSON object, got {type(record).__name__}")
+    missing = [key for key in required if key not in record]
+    if missing:
+        raise RecordError(f"{path}: lacks {', '.join(map(repr, missing))} (a {kind or path.name} written by nertransfer has them)")
+    for key in (k for k in SCORES if k in required):
+        if not isinstance(record[key], (int, float)) or isinstance(record[key], bool):
+            raise RecordError(f"{path}: {key!r} is {record[key]!r}, expected a number")
+    return record
+
+
+def damage(paths: Iterable[str | Path]) -> str:
+    """Why the first of these records cannot be used ("" when all can)."""
+    for path in paths:
+        try:
+            read_record(path)
+        except RecordError as error:
+            return str(error)
+    return ""
+
+
+def run_records(folder: str | Path) -> list[Path]:
+    """The records of a fine-tune's records folder that must be whole for it to count as done."""
+    return [Path(folder) / TRAIN_CONFIG, Path(folder) / DEV_METRICS]
+
+
 def record_axes(record: dict) -> dict:
     """A metrics or train_config record's cell axes, the further ones at their defaults when absent
     (records written before those axes existed), a checkpoint of the training language itself not crossed."""
@@ -36,8 +95,6 @@ def record_axes(record: dict) -> dict:
     return axes
 
 
-class RecordError(ValueError):
-    """Records that cannot be tabulated as they are (two for one seed of one cell); the message names the files."""
 
 
 def row_key(axes: dict) -> str:
@@ -56,7 +113,7 @@ def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataF
 
     rows, seen = [], {}
     for path in files:
-        cell = json.loads(Path(path).read_text())
+        cell = read_record(path, layout.METRICS)
         axes = record_axes(cell)
         key = (row_key(axes), axes["seed"], cell["eval_language"])
         if key in seen:
@@ -77,8 +134,7 @@ def load_runs(records: Iterable[str | Path]) -> "pd.DataFrame":
 
     rows = []
     for folder in map(Path, records):
-        summary = json.loads((folder / TRAIN_CONFIG).read_text())
-        dev = json.loads((folder / DEV_METRICS).read_text())
+        summary, dev = (read_record(path) for path in run_records(folder))
         rows.append({**record_axes(summary), "dev_f1": 100 * dev["f1"], "train_sentences": summary.get("train_sentences")})
     return pd.DataFrame(rows)
 
@@ -101,10 +157,10 @@ def share_fine_tune(records: str | Path, output: str | Path, cell: dict, fine_tu
     """Records for a cell whose fine-tune is another cell's (same start, data and settings): that
     fine-tune's epochs and dev metrics, and its settings with this cell's axes and `fine_tune_of`."""
     records = Path(records)
-    summary = {**json.loads((records / TRAIN_CONFIG).read_text()), **cell, "fine_tune_of": fine_tune_of}
+    summary = {**read_record(records / TRAIN_CONFIG), **cell, "fine_tune_of": fine_tune_of}
     with atomic_directory(output) as folder:
         (folder / EPOCHS).write_bytes((records / EPOCHS).read_bytes())
-        write_json(folder / DEV_METRICS, json.loads((records / DEV_METRICS).read_text()))
+        write_json(folder / DEV_METRICS, read_record(records / DEV_METRICS))
         write_json(folder / TRAIN_CONFIG, summary)
 
 
@@ -112,8 +168,33 @@ def share_evaluation(evaluation: str | Path, output: str | Path, cell: dict) -> 
     """An evaluation for a cell whose fine-tune is another cell's: the same model on the same test set, so the
     same predictions, and the metrics with this cell's axes."""
     evaluation, output = Path(evaluation), Path(output)
-    metrics = {**json.loads((evaluation / layout.METRICS).read_text()), **cell}
+    metrics = {**read_record(evaluation / layout.METRICS), **cell}
     output.mkdir(parents=True, exist_ok=True)
     with atomic_write(output / PREDICTIONS) as out:
         out.write((evaluation / PREDICTIONS).read_text(encoding="utf-8"))
     write_json(output / layout.METRICS, metrics)
+
+
+DAMAGED = ".damaged"  # the suffix of a damaged record (or records folder) set aside
+
+
+def set_aside_damaged(records_folders: Iterable[str | Path], metrics_files: Iterable[str | Path]) -> list[str]:
+    """Move every damaged fine-tune records folder and evaluation record aside (`<name>.damaged`, replacing an
+    earlier one), so that the workflow sees the output missing and makes it again; one line per record moved.
+
+    A record that is not whole (edited by hand, truncated by a full disk outside nertransfer's atomic
+    writes) would otherwise be taken as done because it exists and is newer than its inputs, and the
+    tables job would fail on it after Snakemake had already removed the previous tables.
+    """
+    moved = []
+    candidates = [(Path(folder), run_records(folder)) for folder in records_folders]
+    candidates += [(Path(path), [path]) for path in metrics_files]
+    for path, records in candidates:
+        why = damage(records) if path.exists() else ""
+        if why:
+            aside = path.with_name(path.name + DAMAGED)
+            if aside.is_dir():
+                shutil.rmtree(aside)
+            os.replace(path, aside)
+            moved.append(f"{why}: set aside as {aside}; the job that writes it runs again")
+    return moved

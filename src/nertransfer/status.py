@@ -2,18 +2,23 @@
 
 One row per fine-tuned model (every axis but the seed), one column per seed. A cell is:
 
-    not started   nothing of it exists
-    queued        a Slurm job that will run it is pending (or, trained, its evaluations wait in a run)
-    running       a process trains or evaluates it: epoch k of N with its last dev F1 and time left
-    done          trained and evaluated on every evaluation language, and up to date
-    failed        its last attempt ended without its outputs: the log to read is named
-    invalidated   done, but out of date: the config's settings or start changed, or its data is newer
+    not started   nothing of it exists (or its evaluations are missing: the next run makes them)
+    queued        a Slurm job of this run's folder that will run it is pending
+    running       a process holds its fine-tune or one of its evaluations: epoch k of N, dev F1, time left
+    done          trained and evaluated on every evaluation language, every record whole and up to date
+    failed        its last attempt ended without its outputs, or a record is damaged: what to read is named
+    invalidated   done, but out of date: its settings or start changed, or a data file's content is not
+                  the content its records say it read
 
-Nothing here keeps books of its own that could drift: it reads the work folder (records, models,
-evaluations, job logs with one line per epoch), the lock a fine-tune holds, Snakemake's own
-markers of jobs that started and did not finish (.snakemake/incomplete), and on Slurm one squeue
-call, as the executor makes it (the executor names each Slurm job after the cells it runs).
-It locks nothing, so it works while a run is going on.
+It judges by the facts the workflow judges by, so that it and `snakemake -n` agree on every cell:
+records read through the one validating reader (`records.read_record`: a record the workflow would
+set aside is damaged here), data compared by content (the SHA-256 each job recorded of what it read,
+which the workflow passes to each job as a parameter), Snakemake's own markers of outputs whose job
+did not finish (.snakemake/incomplete: the next run makes them again), the locks a running
+fine-tune or evaluation holds (a lock whose holder died is no longer held), the epoch a saved state
+resumes after (`train.state/state.json`), and, on Slurm, one squeue call whose jobs are kept only
+when they run in this run's folder. It keeps no books of its own and locks nothing, so it works
+while a run is going on.
 """
 
 from __future__ import annotations
@@ -26,14 +31,15 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .experiment import Cell, Experiment
 from .files import lock_holder
-from .layout import RESUME_FILE, TRAIN_CONFIG
+from .fingerprints import file_sha256
+from .layout import STATE_SUMMARY, TRAIN_CONFIG
+from .records import damage, run_records
 
 STATES = ("not started", "queued", "running", "done", "failed", "invalidated")
-ACTIVE_SECONDS = 120  # an evaluation's log written this recently, by a job Snakemake marked started, is a job at work
 
 
 @dataclass(frozen=True)
@@ -43,29 +49,57 @@ class CellState:
     log: str = ""  # the log to read
 
 
+@dataclass(frozen=True)
+class SlurmJob:
+    """A job of the Slurm queue that runs in this run's folder (the executor names it `<group>:<wildcards>`)."""
+
+    id: str
+    name: str
+    state: str  # PENDING, RUNNING, ...
+
+
+@dataclass(frozen=True)
+class SlurmQueue:
+    jobs: tuple[SlurmJob, ...] = ()
+    problem: str = ""  # why the queue could not be read ("" when it was, or when there is no Slurm)
+
+
 def row_of(cell: Cell) -> str:
     return cell.id.rsplit("/", 1)[0]
 
 
-def slurm_queue() -> dict[str, str]:
-    """Slurm job name -> state of this user's queued and running jobs, from one squeue call; {} without Slurm."""
+def slurm_queue(workdir: str | Path = ".") -> SlurmQueue:
+    """This user's queued and running jobs whose working directory is `workdir` (a second clone's jobs are not
+    this run's), from one squeue call; empty without Slurm, with `problem` when Slurm did not answer."""
     try:
-        done = subprocess.run(["squeue", "--noheader", "--me", "--format=%j|%T"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
+        done = subprocess.run(["squeue", "--noheader", "--me", "--format=%i|%j|%T|%Z"], capture_output=True, text=True,
+                              timeout=30)
+    except FileNotFoundError:
+        return SlurmQueue()
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return SlurmQueue(problem=f"squeue did not answer ({error})")
     if done.returncode != 0:
-        return {}
-    return dict(line.rsplit("|", 1) for line in done.stdout.splitlines() if "|" in line)
+        return SlurmQueue(problem=f"squeue exited {done.returncode}: {done.stderr.strip()[:200]}")
+    here = os.path.realpath(workdir)
+    jobs = []
+    for line in done.stdout.splitlines():
+        fields = line.split("|", 3)
+        if len(fields) == 4 and os.path.realpath(fields[3]) == here:
+            jobs.append(SlurmJob(fields[0], fields[1], fields[2]))
+    return SlurmQueue(tuple(jobs))
 
 
-def _queued(cell: Cell, queue: Mapping[str, str]) -> str | None:
-    """The Slurm state of a job that runs `cell`. The executor names a job `<group>:<wildcards its jobs share>`:
-    the workflow's row and seed (`finetune:tiny/hau/base/1`), or the row alone for a job of several seeds."""
+def queue_note(queue: SlurmQueue) -> str:
+    """A line for the reader when the queue could not be read ("" otherwise)."""
+    return (f"Slurm did not answer ({queue.problem}): cells queued or running on the cluster show as not started"
+            if queue.problem else "")
+
+
+def _row_jobs(cell: Cell, queue: SlurmQueue) -> list[SlurmJob]:
+    """The jobs that run `cell`'s row or the cell itself: the executor names a job `<group>:<wildcards its jobs
+    share>`, the row and seed (`finetune:tiny/hau/base/1`) or the row alone for a job of several seeds."""
     names = {row_of(cell), f"{row_of(cell)}/{cell.seed}"}
-    for name, state in queue.items():
-        if name.split(":", 1)[-1] in names:
-            return state
-    return None
+    return [job for job in queue.jobs if job.name.split(":", 1)[-1] in names]
 
 
 def _incomplete(workdir: Path) -> set[str]:
@@ -99,23 +133,28 @@ def _last_epoch(log: Path) -> dict | None:
     return None
 
 
-def _holder_alive(state_dir: Path) -> bool:
-    """Whether the process named in a fine-tune's lock file runs on this host (a local job at work)."""
-    holder = lock_holder(state_dir)
-    if holder is None or holder[1] != socket.gethostname():
+def _at_work(folder: str | Path, queue: SlurmQueue) -> bool:
+    """Whether a live process holds `folder`'s lock: one on this host that still runs, or one in a Slurm job of
+    this run's folder that the queue says is running (a lock whose holder died stays behind, unheld)."""
+    holder = lock_holder(folder)
+    if holder is None:
         return False
-    try:
-        os.kill(holder[0], 0)
-    except OSError:
-        return False
-    return True
+    if holder.host == socket.gethostname():
+        try:
+            os.kill(holder.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return holder.slurm_job is not None and any(job.id == holder.slurm_job and job.state == "RUNNING" for job in queue.jobs)
 
 
-def _recent(log: Path, now: float) -> bool:
+def _saved_epoch(state_dir: Path) -> int | None:
     try:
-        return now - log.stat().st_mtime < ACTIVE_SECONDS
-    except OSError:
-        return False
+        return int(json.loads((state_dir / STATE_SUMMARY).read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _progress(epoch: dict | None) -> str:
@@ -129,65 +168,128 @@ def _progress(epoch: dict | None) -> str:
     return text
 
 
-def _out_of_date(experiment: Experiment, cell: Cell, records: Path, evaluations: list[Path]) -> str:
-    """Why a finished cell no longer matches the config or its inputs ("" when it does): what Snakemake's
-    params and mtime triggers would rerun it for."""
+class _Contents:
+    """The SHA-256 of each data file, read once per status call (the workflow passes the same to its jobs)."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, str | None] = {}
+
+    def __call__(self, path: str) -> str | None:
+        if path not in self.known:
+            try:
+                self.known[path] = file_sha256(path)
+            except OSError:
+                self.known[path] = None
+        return self.known[path]
+
+
+def _same_start(summary: Mapping, expected: str, records: Path) -> bool:
+    """Whether a fine-tune started where the config now starts it: the same path, or the same place relative to
+    its records (the work folder moved or copied whole, absolute paths and all)."""
+    if summary.get("checkpoint_path") == expected:
+        return True
+    relative = summary.get("checkpoint_from_records")
+    return relative is not None and relative == os.path.relpath(expected, records)
+
+
+def _changed(recorded: Mapping, key: str, path: str, content: _Contents, made: Path) -> bool:
+    """A data file read by a job differs from what it read: by content where the record has it, else (records
+    written before contents were recorded) by time, as Snakemake judges those."""
+    if f"{key}_sha256" in recorded:
+        return content(path) != recorded[f"{key}_sha256"]
+    try:
+        return Path(path).stat().st_mtime > made.stat().st_mtime
+    except OSError:
+        return False
+
+
+def _out_of_date(experiment: Experiment, cell: Cell, summary: Mapping, records: Path, evaluations: Sequence[Path],
+                 content: _Contents) -> str:
+    """Why a finished cell no longer matches the config or its data ("" when it does): what the workflow reruns
+    it for (the parameters of its jobs: settings, start, each data file's content)."""
     owner = experiment.fine_tunes()[cell.id]
-    summary = json.loads((records / TRAIN_CONFIG).read_text())
     if summary.get("hyperparameters") != experiment.hyperparameters(owner):
         return "settings changed"
-    if summary.get("checkpoint_path") != experiment.checkpoint_dir(owner):
+    if not _same_start(summary, experiment.checkpoint_dir(owner), records):
         return "start changed"
-    trained = records.stat().st_mtime
-    data = [experiment.dataset.file(cell.train_language, split) for split in ("train", "dev")]
-    if any(Path(path).stat().st_mtime > trained for path in data if Path(path).exists()):
-        return "training data newer"
+    for split in ("train", "dev"):
+        path = experiment.dataset.file(cell.train_language, split)
+        if _changed(summary, split, path, content, records):
+            return f"{'training' if split == 'train' else 'dev'} data changed ({path})"
     for metrics in evaluations:
-        test = Path(experiment.dataset.file(metrics.parent.name, "test"))
-        if test.exists() and test.stat().st_mtime > metrics.stat().st_mtime:
-            return f"test data of {metrics.parent.name} newer"
+        path = experiment.dataset.file(metrics.parent.name, "test")
+        if _changed(json.loads(metrics.read_text()), "test", path, content, metrics):
+            return f"test data of {metrics.parent.name} changed ({path})"
     return ""
 
 
-def cell_state(experiment: Experiment, cell: Cell, queue: Mapping[str, str], incomplete: set[str], now: float) -> CellState:
+@dataclass(frozen=True)
+class _Facts:
+    """What status reads once per call, beside the work folder itself."""
+
+    queue: SlurmQueue
+    incomplete: set[str]
+    content: _Contents
+    snakemake_running: bool  # a Snakemake runs jobs of this work folder (the lock of layout.running names it)
+
+
+def cell_state(experiment: Experiment, cell: Cell, facts: _Facts) -> CellState:
     """The state of one cell (see the module's table)."""
     layout, owner = experiment.layout, experiment.fine_tunes()[cell.id]
-    records = Path(layout.records(cell.id))
+    records, state_dir = Path(layout.records(cell.id)), Path(layout.state(owner.id))
     log = Path(layout.log("train", owner.id))
     languages = experiment.evaluation_languages(cell)
     evaluations = [Path(layout.metrics(cell.id, language)) for language in languages]
     evaluated = [path for path in evaluations if path.exists()]
-    slurm = _queued(cell, queue)
-    if records.exists() and len(evaluated) == len(evaluations):
-        why = _out_of_date(experiment, cell, records, evaluated)
-        return CellState("invalidated", why) if why else CellState("done", f"evaluated on {len(languages)}")
-    working = slurm == "RUNNING" or _holder_alive(Path(layout.state(owner.id)))  # a fine-tune holds its lock while it trains
-    if records.exists():  # trained; evaluations missing: an evaluation at work has a recent log and Snakemake's marker
-        evaluating = any(layout.metrics(cell.id, language) in incomplete and _recent(Path(layout.log("evaluate", cell.id, language)),
-                                                                                    now) for language in languages)
-        detail = f"evaluated on {len(evaluated)} of {len(languages)}"
-        return CellState("running" if working or evaluating else "queued" if slurm else "not started", detail)
-    if working:
+    jobs = _row_jobs(cell, facts.queue)
+    training = _at_work(state_dir, facts.queue)
+    evaluating = [path.parent.name for path in evaluations if _at_work(path.parent, facts.queue)]
+    if training:
         return CellState("running", _progress(_last_epoch(log)), str(log))
+    if evaluating:
+        return CellState("running", f"evaluating on {', '.join(evaluating)}; evaluated on {len(evaluated)} of {len(languages)}",
+                         str(Path(layout.log("evaluate", cell.id, evaluating[0]))))
+    interrupted = sorted(output for output in (layout.records(cell.id), layout.model(owner.id), *map(str, evaluations))
+                         if output in facts.incomplete and Path(output).exists())
+    damaged = damage([*(run_records(records) if records.exists() else []), *evaluated])
+    if records.exists() and len(evaluated) == len(evaluations) and not damaged and not interrupted:
+        why = _out_of_date(experiment, cell, json.loads((records / TRAIN_CONFIG).read_text()), records, evaluated,
+                           facts.content)
+        return CellState("invalidated", why) if why else CellState("done", f"evaluated on {len(languages)}")
+    if damaged:
+        return CellState("failed", f"damaged record: {damaged}; the next run makes it again")
+    if interrupted and facts.snakemake_running:  # started by the Snakemake at work, its process not yet at work
+        return CellState("queued", "started by the running Snakemake; waiting for its turn")
+    if interrupted:
+        saved = _saved_epoch(state_dir)
+        return CellState("failed", f"interrupted: its job did not finish ({interrupted[0]} is marked incomplete); the next run "
+                         + (f"resumes after epoch {saved}" if saved is not None else "makes it again"), str(log))
+    slurm = ""
+    if jobs:  # a pending job will run it; a running allocation of its row has not reached it yet
+        pending = [job for job in jobs if job.state != "RUNNING"]
+        slurm = f"Slurm: {pending[0].state.lower()}" if pending else "Slurm: running, waiting for a worker"
+    if records.exists():  # trained; some evaluations missing
+        detail = f"evaluated on {len(evaluated)} of {len(languages)}"
+        return CellState("queued", f"{detail}; {slurm}") if slurm else CellState("not started", detail)
     if slurm:
-        return CellState("queued", f"Slurm: {slurm.lower()}")
+        return CellState("queued", slurm)
     if log.exists():
-        epoch = _last_epoch(log)
-        resumable = Path(layout.state(owner.id), RESUME_FILE).exists()
-        detail = (f"stopped after epoch {epoch['epoch']}" if epoch else "failed") + ("; resumes from its saved state"
-                                                                                     if resumable else "")
+        epoch, saved = _last_epoch(log), _saved_epoch(state_dir)
+        detail = (f"stopped after epoch {epoch['epoch']}" if epoch else "failed") + (
+            f"; resumes after epoch {saved} (its saved state)" if saved is not None else "")
         return CellState("failed", detail, str(log))
     return CellState("not started")
 
 
-def matrix_status(experiment: Experiment, workdir: str | Path = ".", queue: Mapping[str, str] | None = None
+def matrix_status(experiment: Experiment, workdir: str | Path = ".", queue: SlurmQueue | None = None
                   ) -> dict[str, dict[int, CellState]]:
     """Row (a cell's id without its seed) -> seed -> state, in the experiment's order of cells."""
-    queue = slurm_queue() if queue is None else queue
-    incomplete, now = _incomplete(Path(workdir)), time.time()
+    queue = slurm_queue(workdir) if queue is None else queue
+    facts = _Facts(queue, _incomplete(Path(workdir)), _Contents(),
+                   snakemake_running=_at_work(Path(workdir, experiment.layout.running), queue))
     rows: dict[str, dict[int, CellState]] = {}
     for cell in experiment.cells():
-        rows.setdefault(row_of(cell), {})[cell.seed] = cell_state(experiment, cell, queue, incomplete, now)
+        rows.setdefault(row_of(cell), {})[cell.seed] = cell_state(experiment, cell, facts)
     return rows
 
 

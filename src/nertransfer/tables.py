@@ -107,6 +107,8 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
     """
     output_dir = Path(output_dir)
     frame = count_seeds(load_metrics(metric_files, types), seeds)
+    records = list(records)
+    runs = load_runs(records) if records else None  # every record read (and checked) before any table is written
     written = [output_dir / CELLS_TABLE]
     with atomic_write(written[0]) as out:
         frame.sort_values([*row_axes(frame), "seed", "eval_language", "category"]).round(4).to_csv(out, index=False)
@@ -126,9 +128,8 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
         if statistic == "mean":
             written.append(heatmap(table, output_dir / f"{stem}.png", f"Zero-shot {label} (mean over seeds)"))
     written += _in_language_table(frame, types, seeds, output_dir, spread)
-    records = list(records)
-    if records:
-        written += _axes_tables(load_runs(records), frame, output_dir)
+    if runs is not None:
+        written += _axes_tables(runs, frame, output_dir)
     return written
 
 

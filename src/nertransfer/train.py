@@ -14,6 +14,7 @@ steps below run in the order they are written.
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import threading
@@ -32,8 +33,9 @@ from .device import Compute, choose
 from .encoding import Window, encode, length_grouped_batches
 from .experiment import DEFAULT_TRAINING
 from .files import atomic_directory, atomic_write, exclusive, write_json
+from .fingerprints import InputChanged, check_unchanged, data_sha256, sha256_of
 from .hub import source_of
-from .layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, TRAIN_CONFIG, state_dir
+from .layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, STATE_SUMMARY, TRAIN_CONFIG, state_dir
 from .metrics import score
 from .collation import collate, fixed_shape
 from .predict import load_model, predict_tags
@@ -89,6 +91,7 @@ class FineTune:
     cell: Mapping[str, Any] = field(default_factory=dict)  # the cell's axes, recorded with the results
     keep: Sequence[str] | None = None  # a label set: the types trained and scored (others become O)
     save_state_every_seconds: float = 0.0  # 0: after every epoch; always when a stop signal came
+    expected_sha256: Mapping[str, str] = field(default_factory=dict)  # "train"/"dev" -> what the workflow planned on
 
     @property
     def model_folder(self) -> Path:
@@ -106,7 +109,8 @@ def train(job: FineTune, settings: TrainingSettings) -> dict:
     save: for xlm-roberta-base it is 3.3 GB (model and optimizer), written every epoch it would
     double a GPU epoch. One process trains a cell at a time (a second fails naming the first).
     """
-    with exclusive(job.state_file.parent, f"the resumable state of {job.output}"), _stop_requests() as stop_signals:
+    with exclusive(job.state_file.parent, f"the resumable state of {job.output}", remove=True), \
+            _stop_requests() as stop_signals:
         return _fine_tune(job, settings, stop_signals)
 
 
@@ -134,8 +138,9 @@ def _fine_tune(job: FineTune, settings: TrainingSettings, stop_signals: list[int
     from transformers import set_seed
 
     set_seed(settings.seed)
+    read = _inputs_read(job)  # before reading them: a change from here on is caught at the end
     run = _prepare(job, settings)
-    start = _start_fingerprint(job.checkpoint, job.keep)  # before training: the files it starts from
+    start = [list(job.keep) if job.keep is not None else None, {role: sha for role, (_, sha) in read.items()}]
     _resume(run, job, settings, start)
     dev_scores, last_save = None, time.perf_counter()
     for epoch in range(run.first_epoch, settings.epochs):
@@ -148,16 +153,35 @@ def _fine_tune(job: FineTune, settings: TrainingSettings, stop_signals: list[int
         run.history.append(record)
         print(json.dumps(_progress_line(record, settings, started, run.first_epoch)), flush=True)
         stopping, last_epoch = bool(stop_signals), epoch + 1 == settings.epochs
-        if not last_epoch and (stopping or time.perf_counter() - last_save >= job.save_state_every_seconds):
+        # A stop in the last epoch saves too: the outputs are written, but the run that asked for the stop
+        # never records them as complete, and the next run (which makes them again) resumes from here.
+        if stopping or (not last_epoch and time.perf_counter() - last_save >= job.save_state_every_seconds):
             _save_state(run, job, settings, epoch, start)
             last_save = time.perf_counter()
         if stopping and not last_epoch:
             raise SystemExit(f"stopped by signal {stop_signals[0]} after epoch {epoch + 1}; state saved in {job.state_file}")
     if dev_scores is None:  # resumed after the last epoch: score the finished model once more
         dev_scores = _score_dev(run, settings)
-    _write_outputs(run, job, settings, dev_scores, time.perf_counter() - started)
-    job.state_file.unlink(missing_ok=True)
+    check_unchanged({role: (path, sha) for role, (path, sha) in read.items()}, "while this fine-tune ran")
+    _write_outputs(run, job, settings, dev_scores, time.perf_counter() - started, read)
+    if not stop_signals:
+        job.state_file.unlink(missing_ok=True)
+        job.state_file.with_name(STATE_SUMMARY).unlink(missing_ok=True)
     return dev_scores
+
+
+def _inputs_read(job: FineTune) -> dict[str, tuple[str, str]]:
+    """role -> (path, SHA-256) of every file the fine-tune reads: its data, and its starting checkpoint's folder.
+    Data that is not what the workflow planned the job on (edited since) fails the job at once, naming the file."""
+    read = {"train": (job.train_file, data_sha256(job.train_file)), "dev": (job.dev_file, data_sha256(job.dev_file))}
+    if Path(job.checkpoint).exists():  # a hub id stands for itself
+        read["checkpoint"] = (str(job.checkpoint), sha256_of(job.checkpoint))
+    for role, expected in job.expected_sha256.items():
+        path, found = read[role]
+        if found != expected:
+            raise InputChanged(f"{path} ({role}) changed after the workflow planned this job (sha256 {expected[:12]}... "
+                               f"then, {found[:12]}... now); run the workflow again")
+    return read
 
 
 def _progress_line(record: dict, settings: TrainingSettings, started: float, first_epoch: int) -> dict:
@@ -289,17 +313,9 @@ def _score_dev(run: _Training, settings: TrainingSettings) -> dict:
 
 # -- the resumable state ----------------------------------------------------------------------
 
-def _start_fingerprint(checkpoint: str, keep: Sequence[str] | None) -> list:
-    """What a saved state must have started from to be resumed: the label set, and the starting
-    checkpoint's files (name, size, modification time), which change when it is rebuilt, e.g. the
-    model of another cell in sequential transfer. A hub id stands for itself."""
-    folder = Path(checkpoint)
-    files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()) if folder.is_dir() else []
-    return [list(keep) if keep is not None else None, [list(f) for f in files]]
-
-
 def _resume(run: _Training, job: FineTune, settings: TrainingSettings, start: list) -> None:
-    """Continue from a saved state, if there is one for the same settings, checkpoint and starting files."""
+    """Continue from a saved state, if there is one for the same settings and label set, started from the same
+    content of checkpoint and data (`start`: content fingerprints, so a copied work folder resumes too)."""
     if not job.state_file.exists():
         return
     state = torch.load(job.state_file, weights_only=False, map_location=run.compute.device)
@@ -329,6 +345,8 @@ def _save_state(run: _Training, job: FineTune, settings: TrainingSettings, epoch
         partial,
     )
     partial.replace(job.state_file)
+    # what `nertransfer status` reads (no torch): the epoch the saved state resumes after, written once it is
+    write_json(job.state_file.with_name(STATE_SUMMARY), {"epoch": epoch + 1, "of": settings.epochs})
 
 
 @contextmanager
@@ -355,13 +373,18 @@ def _stop_requests():
 SAVE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def _write_outputs(run: _Training, job: FineTune, settings: TrainingSettings, dev_scores: dict, seconds: float) -> None:
-    """The model (with a card) and the records (epochs, dev metrics, settings), each folder moved into place whole."""
+def _write_outputs(run: _Training, job: FineTune, settings: TrainingSettings, dev_scores: dict, seconds: float,
+                   read: Mapping[str, tuple[str, str]]) -> None:
+    """The model (with a card) and the records (epochs, dev metrics, settings, what was read), each folder moved
+    into place whole. The start is also recorded relative to the records, which stays true when the whole
+    work folder is moved or copied."""
     summary = {
         **job.cell,
         "checkpoint_path": str(job.checkpoint),
+        **({"checkpoint_from_records": os.path.relpath(job.checkpoint, job.output)} if "checkpoint" in read else {}),
         "train_file": str(job.train_file),
         "dev_file": str(job.dev_file),
+        **{f"{role}_sha256": sha for role, (_, sha) in read.items()},
         **({"checkpoint_source": source} if (source := source_of(job.checkpoint)) else {}),  # repository and commit
         "hyperparameters": settings.record(),
         "train_windows": len(run.windows),

@@ -9,8 +9,11 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from nertransfer import layout
-from nertransfer.config import ConfigError, check_schema, load_experiment
+from nertransfer.config import ConfigError, ConfigFileError, check_schema, config_files, load_experiment, shadowed_training
+from nertransfer.conll import ConllError
 from nertransfer.experiment import canonical_json
+from nertransfer.fingerprints import check_experiment_data
+from nertransfer.records import set_aside_damaged
 from nertransfer.hub import HubError, check as check_hub, described
 from nertransfer.job_processes import handle_interrupts
 from nertransfer.warm import WarmServer
@@ -18,10 +21,17 @@ from nertransfer.warm import WarmServer
 # The schema is checked by nertransfer.config rather than snakemake.utils.validate: one line naming
 # the key, and integers that are integers (validate lets `epochs: 2.0` through).
 try:
+    # Snakemake has read the config files already; read again, a key given twice is refused (file, line, key)
+    CONFIG_FILES = config_files(workflow.basedir, workflow.overwrite_configfiles)
     check_schema(config, yaml.safe_load(Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml").read_text()))
     EXP = load_experiment(config, ".", workflow.basedir)
-except ConfigError as error:
-    raise WorkflowError(str(error))
+    # every data file read and checked once per content, before any job; jobs get each file's fingerprint
+    DATA = check_experiment_data(EXP, EXP.layout.data_checks)
+except (ConfigError, ConfigFileError, ConllError) as error:
+    raise WorkflowError(f"{error} (checked before any job starts)")
+if not workflow.remote_exec:  # once, in the Snakemake the user started
+    for line in [*shadowed_training(CONFIG_FILES), *EXP.notes]:
+        print(f"nertransfer: note: {line}", file=sys.stderr)
 
 CELLS = {cell.id: cell for cell in EXP.cells()}
 TRAIN_LANGUAGES = sorted({cell.train_language for cell in CELLS.values()})  # of every block, not the first only
@@ -55,6 +65,12 @@ wildcard_constraints:
     language=r"[^/]+",
 
 
+def sha256_option(**files):
+    """`--inputs-sha256 {...}`: each data file's fingerprint, a parameter of the job, so that a changed content
+    reruns it whatever the file times say (and the job refuses a file that differs from it)."""
+    return f"--inputs-sha256 {shlex.quote(canonical_json({role: DATA[path].sha256 for role, path in files.items()}))}"
+
+
 def cell_of(wildcards):
     return CELLS[f"{wildcards.row}/seed{wildcards.seed}"]
 
@@ -71,6 +87,28 @@ def label_set_option(cell):
 
 def metrics_files():
     return [L.metrics(cell_id, language) for cell_id, cell in CELLS.items() for language in EXP.evaluation_languages(cell)]
+
+
+def hold_run_marker():
+    """While this Snakemake runs jobs, the lock of `<work>/running` names it, so that `nertransfer status` tells a
+    job it started and has not yet handed to a process (queued) from one that a stopped or killed run left
+    marked incomplete (failed). Released by the kernel when the process ends, however it ends."""
+    from nertransfer.files import FolderBusy, exclusive
+
+    marker = exclusive(L.running, "the run marker")
+    try:
+        marker.__enter__()
+    except FolderBusy:  # another Snakemake runs jobs of this work folder: its marker says so already
+        return
+    LOCAL_RUN["marker"] = marker  # held until the process ends
+
+
+# A record that is not whole is set aside before the DAG is built, so the job that writes it is planned
+# again (the default target asks for every record) instead of the tables job failing on it. Once, in the
+# Snakemake the user started: not again in a cluster allocation's own Snakemake.
+if not workflow.remote_exec:
+    for line in set_aside_damaged([L.records(cell_id) for cell_id in CELLS], metrics_files()):
+        print(f"nertransfer: {line}", file=sys.stderr)
 
 
 def results(names, category=None, caption=None, labels=lambda name: {"file": name}):

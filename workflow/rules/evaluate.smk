@@ -6,7 +6,7 @@ def evaluate_arguments(cell, language):
     hp = EXP.hyperparameters(cell)
     axes = cell_axes(cell, eval_language=language)
     return (f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --precision {hp['precision']} --cell {axes}"
-            + label_set_option(cell))
+            f" {sha256_option(test=EXP.dataset.file(language, 'test'))}" + label_set_option(cell))
 
 
 rule evaluate:

@@ -15,8 +15,9 @@ def train_inputs(wildcards):
 def train_arguments(cell):
     """The cell's starting checkpoint, resolved hyperparameters and axes, as command-line options."""
     hyperparameters = shlex.quote(canonical_json(EXP.hyperparameters(cell)))
+    data = sha256_option(train=EXP.dataset.file(cell.train_language, "train"), dev=EXP.dataset.file(cell.train_language, "dev"))
     return (f"--checkpoint {shlex.quote(EXP.checkpoint_dir(cell))} --hyperparameters {hyperparameters} --cell {cell_axes(cell)}"
-            + label_set_option(cell))
+            f" {data}" + label_set_option(cell))
 
 
 def model_folder(path):

@@ -85,6 +85,8 @@ def test_a_running_fine_tune_shows_its_epoch_and_a_killed_one_its_log(copy):
     found = states(copy)
     killed = [cell for cell, (state, _, _) in found.items() if state == "failed"]
     assert killed == running and found[killed[0]][1].startswith("stopped after epoch"), found
+    # Snakemake killed with -9 leaves its lock of the folder: the next run would refuse to start
+    assert "run `snakemake --unlock` (with the same options) before the next run" in status(copy).stderr
 
 
 def test_a_queued_cell_is_read_from_the_slurm_queue_and_the_matrix_is_written_as_csv_html_and_png(copy, tmp_path):
@@ -195,6 +197,9 @@ def test_a_failed_fine_tune_says_which_epoch_its_saved_state_resumes_after(copy)
     state, detail, shown = states(copy)["mini/hau/base/seed1"]
     assert (state, detail) == ("failed", "stopped after epoch 2; resumes after epoch 1 (its saved state)")
     assert shown.endswith("seed1.log")
+    # a state saved from other content of the training file is not resumed, and status does not say it is
+    (cell / "train.state" / "state.json").write_text('{"epoch": 1, "of": 3, "train_sha256": "' + "0" * 64 + '"}')
+    assert states(copy)["mini/hau/base/seed1"][:2] == ("failed", "stopped after epoch 2")
 
 
 @pytest.mark.slurm

@@ -7,6 +7,7 @@ included), changes one thing and reads Snakemake's own dry-run plan.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -155,6 +156,11 @@ def test_interrupting_snakemake_alone_stops_its_jobs_and_the_rerun_resumes(copy,
             os.killpg(run.pid, signal.SIGKILL)
     assert "stopped by signal 15" in log.read_text(), log.read_text()[-2000:] + output[-2000:]
     assert state.exists()
+    # at once, not after a log-age window: nothing runs, and the saved state's own epoch is named
+    shown = subprocess.run([sys.executable, "-m", "nertransfer", "status", "--configfile", str(copy / "config.yaml"), "-d",
+                            str(copy), "--csv", "-"], capture_output=True, text=True).stdout
+    saved = json.loads(state.with_name("state.json").read_text())["epoch"]
+    assert f"failed,stopped after epoch {saved}; resumes after epoch {saved} (its saved state)" in shown, shown
     size = log.stat().st_size
     time.sleep(1.5)
     assert log.stat().st_size == size  # nothing trains on

@@ -125,15 +125,15 @@ def cmd_effect(args) -> None:
 def cmd_status(args) -> None:
     import time
 
-    from .status import matrix_status, queue_note, slurm_queue
+    from .status import matrix_status, queue_note, slurm_queue, stale_lock_note
     from .status_views import show, write_csv, write_html, write_png
 
     experiment = _status_experiment(args)
     try:
         while True:
             queue = slurm_queue()
-            if queue_note(queue):
-                print(f"nertransfer status: note: {queue_note(queue)}", file=sys.stderr)
+            for note in filter(None, (queue_note(queue), stale_lock_note(experiment))):
+                print(f"nertransfer status: note: {note}", file=sys.stderr)
             rows = matrix_status(experiment, queue=queue)
             if args.csv == "-":
                 write_csv(rows, sys.stdout)

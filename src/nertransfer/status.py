@@ -79,7 +79,8 @@ def slurm_queue(workdir: str | Path = ".") -> SlurmQueue:
     except (OSError, subprocess.TimeoutExpired) as error:
         return SlurmQueue(problem=f"squeue did not answer ({error})")
     if done.returncode != 0:
-        return SlurmQueue(problem=f"squeue exited {done.returncode}: {done.stderr.strip()[:200]}")
+        first = (done.stderr.strip().splitlines() or [""])[0]
+        return SlurmQueue(problem=f"squeue exited {done.returncode}: {first[:160]}")
     here = os.path.realpath(workdir)
     jobs = []
     for line in done.stdout.splitlines():
@@ -93,6 +94,16 @@ def queue_note(queue: SlurmQueue) -> str:
     """A line for the reader when the queue could not be read ("" otherwise)."""
     return (f"Slurm did not answer ({queue.problem}): cells queued or running on the cluster show as not started"
             if queue.problem else "")
+
+
+def stale_lock_note(experiment: Experiment, workdir: str | Path = ".") -> str:
+    """A line when Snakemake's own lock of the folder was left by a run that no longer runs (killed with -9, or its
+    machine went down): the next `snakemake` would refuse to start until it is unlocked ("" otherwise)."""
+    locks = Path(workdir, ".snakemake", "locks")
+    if not (locks.is_dir() and any(locks.iterdir())) or _at_work(Path(workdir, experiment.layout.running), SlurmQueue()):
+        return ""
+    return ("Snakemake's lock of this folder was left by a run that is no longer running: run `snakemake --unlock` "
+            "(with the same options) before the next run")
 
 
 def _row_jobs(cell: Cell, queue: SlurmQueue) -> list[SlurmJob]:
@@ -150,11 +161,32 @@ def _at_work(folder: str | Path, queue: SlurmQueue) -> bool:
     return holder.slurm_job is not None and any(job.id == holder.slurm_job and job.state == "RUNNING" for job in queue.jobs)
 
 
-def _saved_epoch(state_dir: Path) -> int | None:
+def _saved_epoch(state_dir: Path, data: Mapping[str, str], content: "_Contents") -> int | None:
+    """The epoch a fine-tune's saved state resumes after, or None without one that the next run would resume: its
+    summary records the content it was trained on, and a state of other data (edited since) starts over."""
     try:
-        return int(json.loads((state_dir / STATE_SUMMARY).read_text())["epoch"])
+        summary = json.loads((state_dir / STATE_SUMMARY).read_text())
+        epoch = int(summary["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if any(f"{role}_sha256" in summary and summary[f"{role}_sha256"] != content(path) for role, path in data.items()):
+        return None
+    return epoch
+
+
+def _last_error(log: Path) -> str:
+    """The one-line error a failed job ended with (`nertransfer <step>: error: ...`), shortened; "" without one."""
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 4096))
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines[-3:]):
+        if line.startswith("nertransfer ") and ": error: " in line:
+            message = line.split(": error: ", 1)[1]
+            return message if len(message) <= 160 else message[:157] + "..."
+    return ""
 
 
 def _progress(epoch: dict | None) -> str:
@@ -260,8 +292,9 @@ def cell_state(experiment: Experiment, cell: Cell, facts: _Facts) -> CellState:
         return CellState("failed", f"damaged record: {damaged}; the next run makes it again")
     if interrupted and facts.snakemake_running:  # started by the Snakemake at work, its process not yet at work
         return CellState("queued", "started by the running Snakemake; waiting for its turn")
+    data = {split: experiment.dataset.file(owner.train_language, split) for split in ("train", "dev")}
     if interrupted:
-        saved = _saved_epoch(state_dir)
+        saved = _saved_epoch(state_dir, data, facts.content)
         return CellState("failed", f"interrupted: its job did not finish ({interrupted[0]} is marked incomplete); the next run "
                          + (f"resumes after epoch {saved}" if saved is not None else "makes it again"), str(log))
     slurm = ""
@@ -274,8 +307,8 @@ def cell_state(experiment: Experiment, cell: Cell, facts: _Facts) -> CellState:
     if slurm:
         return CellState("queued", slurm)
     if log.exists():
-        epoch, saved = _last_epoch(log), _saved_epoch(state_dir)
-        detail = (f"stopped after epoch {epoch['epoch']}" if epoch else "failed") + (
+        epoch, saved, error = _last_epoch(log), _saved_epoch(state_dir, data, facts.content), _last_error(log)
+        detail = (f"stopped after epoch {epoch['epoch']}" if epoch else "failed") + (f": {error}" if error else "") + (
             f"; resumes after epoch {saved} (its saved state)" if saved is not None else "")
         return CellState("failed", detail, str(log))
     return CellState("not started")

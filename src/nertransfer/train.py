@@ -346,7 +346,8 @@ def _save_state(run: _Training, job: FineTune, settings: TrainingSettings, epoch
     )
     partial.replace(job.state_file)
     # what `nertransfer status` reads (no torch): the epoch the saved state resumes after, written once it is
-    write_json(job.state_file.with_name(STATE_SUMMARY), {"epoch": epoch + 1, "of": settings.epochs})
+    write_json(job.state_file.with_name(STATE_SUMMARY), {"epoch": epoch + 1, "of": settings.epochs,
+                                                         **{f"{role}_sha256": sha for role, sha in start[1].items()}})
 
 
 @contextmanager

@@ -19,26 +19,42 @@ from common import REPO, machine, wall_seconds, workspace
 
 
 def done_run(folder: Path) -> int:
-    """A folder in which every cell of the paper matrix is done; returns the number of evaluation files."""
+    """A folder in which every cell of the paper matrix is done, with whole records as the jobs write them (axes,
+    scores, the content of the data they read); returns the number of evaluation files."""
+    import os
+
     import yaml
 
     from nertransfer.config import load_experiment, merged
-    from nertransfer.layout import TRAIN_CONFIG
+    from nertransfer.fingerprints import file_sha256
+    from nertransfer.layout import DEV_METRICS, TRAIN_CONFIG
 
     (folder / "data").symlink_to(REPO / "data")
     config = merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
                     yaml.safe_load((REPO / "config" / "paper.yaml").read_text()))
     experiment = load_experiment(config, folder, REPO)
+    scores = {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 10, "per_category": {}}
+    sha = {}
+
+    def content(language: str, split: str) -> str:
+        path = folder / experiment.dataset.file(language, split)
+        return sha.setdefault(str(path), file_sha256(path))
+
     files = 0
     for cell in experiment.cells():
         records = folder / experiment.layout.records(cell.id)
         records.mkdir(parents=True)
-        (records / TRAIN_CONFIG).write_text(json.dumps({"hyperparameters": experiment.hyperparameters(cell),
-                                                        "checkpoint_path": experiment.checkpoint_dir(cell)}))
+        start = experiment.checkpoint_dir(cell)
+        (records / TRAIN_CONFIG).write_text(json.dumps({
+            **cell.axes(), "hyperparameters": experiment.hyperparameters(cell), "checkpoint_path": start,
+            "checkpoint_from_records": os.path.relpath(start, experiment.layout.records(cell.id)),
+            "train_sha256": content(cell.train_language, "train"), "dev_sha256": content(cell.train_language, "dev")}))
+        (records / DEV_METRICS).write_text(json.dumps(scores))
         for language in experiment.evaluation_languages(cell):
             metrics = folder / experiment.layout.metrics(cell.id, language)
             metrics.parent.mkdir(parents=True)
-            metrics.write_text("{}")
+            metrics.write_text(json.dumps({**cell.axes(), "eval_language": language, **scores,
+                                           "test_sha256": content(language, "test")}))
             files += 1
     return files
 

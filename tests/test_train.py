@@ -275,3 +275,19 @@ def test_a_stop_in_the_last_epoch_keeps_the_state_and_the_rerun_writes_the_outpu
     assert "resuming after epoch 2" in printed and '{"epoch"' not in printed  # no epoch trained again
     assert again == first and [json.loads(l)["epoch"] for l in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()] == [1, 2]
     assert not state.exists()
+
+
+def test_a_full_disk_at_a_state_save_is_one_line_and_leaves_no_partial_file(tmp_path, tiny_checkpoint, mini_corpus):
+    """The save is written to /dev/full (ENOSPC on every write), as a disk that filled up during the run."""
+    state = tmp_path / "run.state"
+    state.mkdir()
+    (state / "resume.partial").symlink_to("/dev/full")
+    result = subprocess.run([sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
+                             "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
+                             "--hyperparameters", json.dumps({**TINY_TRAINING, "epochs": 3}), "--output", str(tmp_path / "run")],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert (f"nertransfer train: error: the resumable state after epoch 1 could not be saved in {state / 'resume.pt'}"
+            in result.stderr and "free some room and run again" in result.stderr), result.stderr
+    assert not (state / "resume.partial").exists() and not (state / "state.json").exists()
+    assert not (tmp_path / "run").exists()

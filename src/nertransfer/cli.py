@@ -7,6 +7,7 @@ never import torch, so they start in a fraction of a second.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -363,6 +364,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         # not raise again (the recipe of Python's signal module documentation).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f": {error.filename}" if error.filename else ""
+        sys.exit(f"nertransfer {args.command}: error: {error.strerror or error}{where}; free some room and run again "
+                 "(nothing written is taken as complete)")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ steps below run in the order they are written.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -332,22 +334,36 @@ def _resume(run: _Training, job: FineTune, settings: TrainingSettings, start: li
 
 
 def _save_state(run: _Training, job: FineTune, settings: TrainingSettings, epoch: int, start: list) -> None:
-    """Write the state under a temporary name, then move it into place: a kill never leaves half a state."""
+    """Write the state under a temporary name, then move it into place: a kill never leaves half a state, and a
+    full disk leaves the previous state as it was (and no partial file taking the room)."""
     job.state_file.parent.mkdir(parents=True, exist_ok=True)
     partial = job.state_file.with_suffix(".partial")
-    torch.save(
-        {
-            "epoch": epoch, "hyperparameters": settings.record(), "checkpoint": str(job.checkpoint), "history": run.history,
-            "start": start,
-            "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
-            "shuffle": run.shuffle.getstate(), "torch_rng": torch.get_rng_state(),
-        },
-        partial,
-    )
+    try:
+        torch.save(
+            {
+                "epoch": epoch, "hyperparameters": settings.record(), "checkpoint": str(job.checkpoint),
+                "history": run.history, "start": start,
+                "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                "scheduler": run.scheduler.state_dict(), "shuffle": run.shuffle.getstate(), "torch_rng": torch.get_rng_state(),
+            },
+            partial,
+        )
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError of its zip writer
+        partial.unlink(missing_ok=True)
+        free = shutil.disk_usage(partial.parent).free
+        raise OSError(getattr(error, "errno", None) or errno.ENOSPC,
+                      f"the resumable state after epoch {epoch + 1} could not be saved in {job.state_file} "
+                      f"({free:,} bytes free: {' '.join(str(error).split())[:120]}); the state saved before is kept") from None
     partial.replace(job.state_file)
-    # what `nertransfer status` reads (no torch): the epoch the saved state resumes after, written once it is
-    write_json(job.state_file.with_name(STATE_SUMMARY), {"epoch": epoch + 1, "of": settings.epochs,
-                                                         **{f"{role}_sha256": sha for role, sha in start[1].items()}})
+    # what `nertransfer status` reads (no torch): the epoch the saved state resumes after, and the content it was
+    # trained on; a summary that cannot be written is removed rather than left naming an older epoch
+    summary = job.state_file.with_name(STATE_SUMMARY)
+    try:
+        write_json(summary, {"epoch": epoch + 1, "of": settings.epochs,
+                             **{f"{role}_sha256": sha for role, sha in start[1].items()}})
+    except OSError:
+        summary.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager

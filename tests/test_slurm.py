@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (CONFIG, PROFILE, REPO, RESOURCES, SCRIPTS, make_mini_corpus, set_config, snakemake,
+from conftest import (CONFIG, PROFILE, REPO, RESOURCES, SCRIPTS, make_mini_corpus, plan, set_config, snakemake,
                       snakemake_command, start_cluster)
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
@@ -83,26 +83,111 @@ def test_the_profile_run_gives_the_tables_of_the_local_run(cluster, local_run, t
     assert Path("logs/slurm/finetune/mini/hau/base/1") in [p.parent for p in logs], logs  # <group>/<row>/<seed>
 
 
-def test_a_preempted_fine_tune_resumes_from_its_last_epoch(cluster, tmp_path):
-    workdir = new_workdir(tmp_path / "preempt", one_cell(epochs=40))
+def test_a_preempted_fine_tune_saves_the_epoch_in_flight_and_resumes_after_it(cluster, tmp_path):
+    """`scancel --signal=USR2` (what Slurm sends before preempting, or before the time limit) mid-epoch, with no
+    periodic save: the fine-tune is asked to stop, finishes the epoch in flight, saves its state, and only then is
+    the job requeued; it resumes after that epoch. The epochs are longer than the cluster's KillWait (5 s), which is
+    all the time Slurm's own SIGTERM at the requeue would give."""
+    config = one_cell(epochs=4)
+    config["checkpoints"]["mini"]["recipe"].update(hidden_size=128, layers=2)
+    config["save_state_every_seconds"] = 3600  # never within this test: only a stop request saves the state
+    workdir = new_workdir(tmp_path / "preempt", config)
+    make_mini_corpus(workdir / "data", ("hau",), {"train": 1900, "dev": 20, "test": 20})
     run = start_on_slurm(workdir)
     log = workdir / "work" / "logs" / "train" / "mini" / "hau" / "base" / "seed1.log"
-    deadline = time.time() + 180
-    while time.time() < deadline and run.poll() is None and not (log.exists() and '"epoch": 3,' in log.read_text()):
-        time.sleep(0.2)
-    (job,) = queued()
-    subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before preempting
-    output, _ = run.communicate(timeout=300)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and run.poll() is None and not (log.exists() and '"epoch": 1,' in log.read_text()):
+            time.sleep(0.2)
+        assert run.poll() is None, run.stdout.read()[-3000:]
+        time.sleep(1)  # well inside epoch 2
+        before = log.read_text()
+        finished = max(int(n) for n in re.findall(r'"epoch": (\d+),', before))
+        (job,) = queued()
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        output, _ = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
     assert run.returncode == 0, output[-3000:]
+    seconds = json.loads(before.splitlines()[-1])["seconds"]
     text = log.read_text()
-    assert "resuming after epoch" in text, text[-2000:]
+    assert "resuming after epoch" in text, f"epochs of {seconds} s; log of the requeued job:\n{text[-2000:]}"
     resumed_from = int(text.split("resuming after epoch ")[1].split()[0])
-    assert resumed_from >= 3  # not from scratch
+    assert resumed_from == finished + 1, (finished, resumed_from, text[-2000:])  # the epoch in flight was kept
     epochs = [json.loads(line)["epoch"] for line in
               (workdir / "work" / "runs" / "mini" / "hau" / "base" / "seed1" / "train" / "epochs.jsonl").read_text().splitlines()]
-    assert epochs == list(range(1, 41))
-    print(f"preempted after epoch >= 3, resumed after epoch {resumed_from}; epochs redone: "
-          f"{sum(1 for l in text.splitlines() if l.startswith('{')) - (40 - resumed_from)}")
+    assert epochs == [1, 2, 3, 4]
+    slurm_log = next((workdir / "logs" / "slurm").rglob(f"{job}_0_log.out")).read_text()  # both attempts
+    assert re.search(r"asked the command's processes to stop \(.*\); all ended after \d+ s", slurm_log), slurm_log[-3000:]
+    print(f"epochs of {seconds} s; signalled in epoch {finished + 1}, resumed after epoch {resumed_from}")
+
+
+def test_a_short_time_limit_gets_a_signal_delay_to_scale_and_a_warning(cluster, tmp_path):
+    """A 2-minute limit (train and evaluate of 1 min each): signalled 30 s before it, not submitit's 90 s, which
+    left each attempt 30 s; and a warning says that such a limit may never let a long job finish."""
+    workdir = new_workdir(tmp_path / "short", one_cell(epochs=1))
+    resources = [{"train:runtime=10": "train:runtime=1", "evaluate:gpus=0": "evaluate:gpus=0 evaluate:runtime=1"}.get(
+        value, value) for value in RESOURCES]
+    result = snakemake(workdir, "results/zero_shot.csv", "--profile", str(PROFILE),
+                       *" ".join(resources).split())  # one --set-resources: a second would replace the first
+    output = result.stdout + result.stderr
+    (script,) = (workdir / "logs" / "slurm").rglob("*_submission.sh")
+    assert "#SBATCH --signal=USR2@30\n" in script.read_text() and "#SBATCH --time=2\n" in script.read_text()
+    assert "finetune:mini/hau/base/1 has a time limit of 2 min: it is signalled to checkpoint 30 s before it" in output, \
+        output[-3000:]
+
+
+def processes_writing_to(log: Path, command_part: str) -> list[int]:
+    """Pids of the processes whose command line holds `command_part` and whose stdout is `log`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (entry.name.isdigit() and command_part in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    and os.readlink(entry / "fd" / "1") == str(log)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_killed_fine_tune_in_an_allocation_keeps_its_neighbours_finished_work_and_its_worker_log_says_why(cluster,
+                                                                                                             tmp_path):
+    """Two seeds of a row in one allocation; seed 1's warm worker is killed (kill -9) mid-training. The node's
+    Snakemake keeps going (seed 2 finishes, and is evaluated), the run keeps seed 2's outputs, a rerun trains
+    seed 1 only, and the workers' log says which signal ended which command."""
+    config = one_cell(epochs=25)
+    config["experiment"]["seeds"] = [1, 2]
+    workdir = new_workdir(tmp_path / "neighbour", config)
+    run = start_on_slurm(workdir)
+    logs = workdir / "work" / "logs" / "train" / "mini" / "hau" / "base"
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and run.poll() is None and not all(
+                (logs / f"seed{seed}.log").exists() and '"epoch": 2,' in (logs / f"seed{seed}.log").read_text() for seed in (1, 2)):
+            time.sleep(0.2)
+        (worker,) = processes_writing_to(logs / "seed1.log", "warm-server")
+        os.kill(worker, signal.SIGKILL)
+        output, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode != 0, output[-3000:]
+    removed = [line for line in output.split("Removing output files of failed job")[1:]]
+    assert not any("seed2" in part.split("\n\n")[0] for part in removed), output[-4000:]
+    assert ("Kept the outputs of the 2 job(s) of the group that finished: train (row=mini/hau/base, seed=2); evaluate "
+            "(row=mini/hau/base, seed=2, language=hau)\nNot done (2): ") in output, output[-4000:]
+    (error,) = re.findall(r"Error in rule .*\n(?:    .*\n)*", output)  # once: the node's, of seed 1's fine-tune
+    assert error.startswith("Error in rule train:") and "--output work/runs/mini/hau/base/seed1/train" in error, error
+    seed2 = workdir / "work" / "runs" / "mini" / "hau" / "base" / "seed2"
+    assert (seed2 / "train" / "epochs.jsonl").exists() and (seed2 / "model").exists()
+    assert '"epoch": 25,' in (logs / "seed2.log").read_text()
+    (workers_log,) = (workdir / "work" / "logs" / "workers").glob("*.log")
+    text = workers_log.read_text()
+    assert re.search(rf"worker {worker} was killed by signal SIGKILL while running nertransfer train .*seed1", text), text
+    again = [(rule, wildcards) for rule, wildcards in plan(workdir, "results/zero_shot.csv") if rule in ("train", "evaluate")]
+    assert sorted(again) == [("evaluate", "row=mini/hau/base, seed=1, language=hau"),
+                             ("train", "row=mini/hau/base, seed=1")], again
 
 
 def test_interrupting_snakemake_cancels_every_job_it_submitted(cluster, tmp_path):
@@ -238,6 +323,7 @@ def test_a_job_that_can_never_start_is_reported_at_once_with_what_was_asked_and_
     assert f"Slurm job {job} can never start: it is pending with reason PartitionConfig" in output, output[-3000:]
     assert "Asked: cpus_per_task=4" in output and "nodes of 2 CPUs" in output
     assert f"Cancelled Slurm job {job}." in output
+    assert "command exited with non-zero exit code" not in output and output.count("Error in group") == 1  # once
     assert time.perf_counter() - started < 90
     assert job not in queued()
 

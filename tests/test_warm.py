@@ -209,3 +209,34 @@ def test_at_most_slots_jobs_run_at_once_and_the_others_wait_their_turn(tmp_path,
              for n in ("first", "second")]
     (end_a, took_a), (end_b, took_b) = sorted(spans)
     assert end_b - took_b >= end_a - 0.5  # the later one started when the earlier one had ended
+
+
+def test_folders_of_servers_that_died_are_removed_when_a_server_starts(tmp_path):
+    """A requeued or cancelled allocation leaves its folder with a dead socket: the next start removes it, and
+    leaves a live server's folder, and a young one still waiting for its socket, alone."""
+    import socket
+    import time
+
+    from nertransfer.warm import NEW_FOLDER_SECONDS, remove_dead_folders
+
+    dead = tmp_path / "nertransfer-warm-dead"
+    dead.mkdir()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(dead / "socket"))
+    listener.close()  # the socket file stays, nobody listens: a killed server's
+    live = tmp_path / "nertransfer-warm-live"
+    live.mkdir()
+    serving = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    serving.bind(str(live / "socket"))
+    serving.listen(1)
+    young, old = tmp_path / "nertransfer-warm-young", tmp_path / "nertransfer-warm-old"
+    young.mkdir()
+    old.mkdir()
+    os.utime(old, (time.time() - NEW_FOLDER_SECONDS - 5,) * 2)
+    other = tmp_path / "something-else"
+    other.mkdir()
+    try:
+        assert sorted(remove_dead_folders(tmp_path)) == [dead, old]
+        assert live.exists() and young.exists() and other.exists() and not dead.exists() and not old.exists()
+    finally:
+        serving.close()

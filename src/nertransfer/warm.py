@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -48,6 +49,9 @@ _LENGTH = struct.Struct("!I")
 _STATUS = struct.Struct("!i")
 _STOP = b"T"  # sent by a job's process asked to stop: the server passes SIGTERM to its child
 STOP_GRACE_SECONDS = 30.0  # how long a stopping server waits for its children before killing them
+# In an allocation the workers are given as long as they need to finish what they were asked to stop (a fine-tune's
+# epoch in flight, then its saved state): Slurm's time limit and KillWait bound it there.
+REUSE_STOP_GRACE_SECONDS = 3600.0
 
 
 def _receive_exactly(connection: socket.socket, size: int) -> bytes:
@@ -81,8 +85,10 @@ def run_in_server(argv: Sequence[str]) -> int | None:
         previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             return _STATUS.unpack(_receive_exactly(connection, _STATUS.size))[0]
-        except ConnectionError:
-            return 1  # the server went away mid-job; the job failed and Snakemake says so
+        except ConnectionError:  # the worker or server died mid-job (its log says how); the job failed
+            print(f"nertransfer: the warm process running this command ended without an exit status; see the warm "
+                  f"server's log for how", file=sys.stderr, flush=True)
+            return 1
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -180,10 +186,10 @@ def _serve_reusing(listener: socket.socket, path: Path, slots: int) -> None:
     def start_worker() -> None:
         pid = os.fork()
         if pid == 0:
-            _work(listener)
+            _work(listener, path)
         workers.add(pid)
 
-    stop = lambda *_: _stop_children(dict.fromkeys(workers), path)  # noqa: E731
+    stop = lambda *_: _stop_children(dict.fromkeys(workers), path, REUSE_STOP_GRACE_SECONDS)  # noqa: E731
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for _ in range(slots):
@@ -191,12 +197,32 @@ def _serve_reusing(listener: socket.socket, path: Path, slots: int) -> None:
     while True:
         if os.getppid() != starter:
             stop()
-        pid, _ = os.waitpid(-1, os.WNOHANG)
+        pid, status = os.waitpid(-1, os.WNOHANG)
         if pid:
             workers.discard(pid)
+            print(f"warm server: {_worker_end(path, pid, status)}; starting another worker", flush=True)
             start_worker()
         else:
             time.sleep(0.2)
+
+
+def _command_note(path: Path, pid: int) -> Path:
+    """Where worker `pid` notes the command it runs (beside the socket), so that the server can say what a
+    worker that died was doing."""
+    return path.with_name(f"worker-{pid}.command")
+
+
+def _worker_end(path: Path, pid: int, status: int) -> str:
+    """`worker 123 was killed by signal SIGKILL while running nertransfer train ... (in /work/dir)`, for the log."""
+    code = os.waitstatus_to_exitcode(status)
+    how = f"was killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+    note = _command_note(path, pid)
+    try:
+        doing = f" while running {note.read_text()}"
+    except OSError:
+        doing = " between jobs"
+    note.unlink(missing_ok=True)
+    return f"worker {pid} {how}{doing}"
 
 
 def _accept_request(listener: socket.socket) -> tuple[socket.socket, dict, list[int]] | None:
@@ -211,16 +237,26 @@ def _accept_request(listener: socket.socket) -> tuple[socket.socket, dict, list[
         return None
 
 
-def _work(listener: socket.socket) -> None:
-    """A worker: take requests one at a time and run each in this process, then put the process back as it was."""
+def _work(listener: socket.socket, path: Path) -> None:
+    """A worker: take requests one at a time and run each in this process, then put the process back as it was.
+    Each command, and how it ended, goes to the server's log; the command is also noted beside the socket while
+    it runs, for the server to name if this worker dies (kill -9, out of memory)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    note = _command_note(path, os.getpid())
     while True:
         received = _accept_request(listener)
         if received is None:
             continue
         accepted, request, fds = received
+        command = f"{shlex.join(['nertransfer', *request['argv']])} (in {request['cwd']})"
+        note.write_text(command)
+        print(f"worker {os.getpid()}: runs {command}", flush=True)
+        started = time.monotonic()
         status = _run_here(request, fds, accepted)
+        print(f"worker {os.getpid()}: exit status {status} after {time.monotonic() - started:.0f} s: {command}",
+              flush=True)
+        note.unlink(missing_ok=True)
         try:
             accepted.sendall(_STATUS.pack(status))
         except OSError:
@@ -343,11 +379,14 @@ def _report_ended(running: dict[int, socket.socket]) -> None:
         connection.close()
 
 
-def _stop_children(running: dict[int, socket.socket], path: Path) -> None:
+def _stop_children(running: dict[int, socket.socket], path: Path, grace: float = STOP_GRACE_SECONDS) -> None:
     """Ask every child to stop (a fine-tune saves its state), give them a grace period, kill the rest, exit."""
     for pid in running:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
     while running and time.monotonic() < deadline:
         pid, _ = os.waitpid(-1, os.WNOHANG)
         running.pop(pid, None) if pid else time.sleep(0.05)
@@ -357,18 +396,52 @@ def _stop_children(running: dict[int, socket.socket], path: Path) -> None:
     os._exit(0)
 
 
+FOLDER_PREFIX = "nertransfer-warm-"
+NEW_FOLDER_SECONDS = 120.0  # a folder without a socket this young may belong to a server still starting
+
+
+def remove_dead_folders(root: str | os.PathLike | None = None) -> list[Path]:
+    """Remove this user's warm-server folders whose server is gone: a run or allocation killed (a requeue, a
+    scancel, kill -9) has no chance to remove its own. A folder is dead when its socket refuses connections, or
+    when it has had no socket for NEW_FOLDER_SECONDS."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            socket_path = folder / "socket"
+            if socket_path.exists():
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    probe.connect(str(socket_path))
+                    continue  # alive (the server takes the empty connection for a broken-off request)
+                except ConnectionRefusedError:
+                    pass
+                finally:
+                    probe.close()
+            elif time.time() - folder.stat().st_mtime < NEW_FOLDER_SECONDS:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 @dataclass
 class WarmServer:
     """A warm server started for one local workflow run; jobs find it through NERTRANSFER_WARM_SOCKET."""
 
     process: subprocess.Popen
     folder: Path
+    stop_grace_seconds: float = STOP_GRACE_SECONDS
 
     @classmethod
     def start(cls, log_path: str | os.PathLike, idle_seconds: float = 120.0, wait_seconds: float = 30.0,
               slots: int | None = None, reuse: bool = False) -> "WarmServer":
         """Start the server and announce its socket in this process's environment (inherited by every job)."""
-        folder = Path(tempfile.mkdtemp(prefix="nertransfer-warm-"))  # private: the socket runs commands
+        remove_dead_folders()
+        folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))  # private: the socket runs commands
         socket_path = folder / "socket"
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         options = [*(["--slots", str(slots)] if slots else []), *(["--reuse"] if reuse else [])]
@@ -381,12 +454,12 @@ class WarmServer:
         while not socket_path.exists() and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
         os.environ[SOCKET_VARIABLE] = str(socket_path)
-        return cls(process, folder)
+        return cls(process, folder, REUSE_STOP_GRACE_SECONDS if reuse else STOP_GRACE_SECONDS)
 
     def stop(self) -> None:
         """Stop the server (its jobs are asked to stop first) and remove its folder."""
         os.environ.pop(SOCKET_VARIABLE, None)
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=STOP_GRACE_SECONDS + 10)
+            self.process.wait(timeout=self.stop_grace_seconds + 10)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from snakemake_interface_executor_plugins.utils import format_cli_arg
 
 from .states import ACTIVE, FAILED, NEVER_STARTS, SUCCEEDED, partition_offer, query_states, result_of, run
 
+_TIMESTAMP = re.compile(r"^\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\]$")  # how Snakemake begins each event in its log
 MISSING_POLLS_BEFORE_LOST = 3  # a job absent from a working squeue and from sacct this many times in a row is over
 
 
@@ -36,19 +38,124 @@ class Allocation:
 class ShellCommand:
     """What submitit runs on the node: one Snakemake job command, checkpointable.
 
-    On preemption or near the time limit submitit calls `checkpoint`, which asks to requeue the
-    same command; the job then picks up from whatever state it saved (fine-tuning saves one per
-    epoch). The running command is killed with the interrupted allocation.
+    On preemption or near the time limit submitit calls `checkpoint` (on SIGUSR2, `signal_delay_s` before the
+    limit), then requeues the same command, which picks up from whatever state its jobs saved. Before that,
+    `checkpoint` asks the command's processes to stop (SIGTERM) and waits for them, up to `stop_seconds`: a job
+    that saves its state when asked to stop (a fine-tune finishes its epoch) then loses nothing, where Slurm's
+    own SIGTERM at the requeue would give it only KillWait seconds. Shells are left alone (one that gets
+    SIGTERM dies at once and orphans its command); Snakemake takes SIGTERM as a graceful stop (no new job).
     """
 
-    def __init__(self, command: str):
+    def __init__(self, command: str, stop_seconds: float = 60.0):
         self.command = command
+        self.stop_seconds = stop_seconds
+        self.process: Optional[subprocess.Popen] = None
+
+    def __getstate__(self):
+        return {"command": self.command, "stop_seconds": self.stop_seconds, "process": None}
 
     def __call__(self) -> None:
-        subprocess.run(["bash", "-c", self.command], check=True)
+        # Slurm sends its checkpoint signal (USR2) to every process of the job, and USR2 ends a process that does
+        # not handle it: Snakemake, its shells and anything else but the jobs that save their state on it would
+        # die at once, before `checkpoint` could stop them in order. They ignore it (a job may still handle it).
+        self.process = subprocess.Popen(["bash", "-c", self.command], start_new_session=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGUSR2, signal.SIG_IGN))
+        status = self.process.wait()
+        if status != 0:
+            raise subprocess.CalledProcessError(status, ["bash", "-c", self.command])
 
     def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
-        return submitit.helpers.DelayedSubmission(self)
+        if self.process is not None and self.process.returncode is None:
+            started = time.monotonic()
+            signalled, stopped = stop_processes(self.process.pid, self.stop_seconds)
+            print(f"submitit-plugin: asked the command's processes to stop ({', '.join(sorted(set(signalled)))}); "
+                  + (f"all ended after {time.monotonic() - started:.0f} s" if stopped else
+                     f"some still ran after {self.stop_seconds:.0f} s"), flush=True)
+        return submitit.helpers.DelayedSubmission(ShellCommand(self.command, self.stop_seconds))
+
+
+SHELLS = {"bash", "sh", "dash", "zsh", "ksh"}
+STOP_MARGIN_SECONDS = 15  # of the signal delay, left for submitit to requeue after the command's processes stopped
+
+
+SHORT_LIMIT_MINUTES = 10  # below it, a requeued job spends much of each attempt starting; submitit counts a
+# requeue of a job this short as a timeout whatever the cause (its has_timed_out: 80 % of the limit, or 10 min before)
+
+
+def signal_delay(setting_s: int, limit_minutes: int) -> int:
+    """Seconds before the time limit at which the job is signalled to checkpoint: the setting, but at most a quarter
+    of the limit, so that a short limit still leaves most of each attempt for work (a 2-minute limit and the
+    default 90 s left 30 s, most of it start-up: four attempts trained one epoch in all)."""
+    return max(1, min(setting_s, limit_minutes * 60 // 4))
+
+
+def stop_seconds(signal_delay_s: float) -> float:
+    """How long `checkpoint` waits for the command's processes to stop: the signal delay less a margin."""
+    return max(1.0, signal_delay_s - STOP_MARGIN_SECONDS)
+
+
+def _process_table() -> Dict[int, tuple]:
+    """pid -> (parent pid, command name, start time, state) of every process, from /proc."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), name, fields[19], fields[0])
+    return table
+
+
+def _descendants(pid: int, table: Dict[int, tuple]) -> List[int]:
+    children: Dict[int, List[int]] = {}
+    for child, (parent, *_rest) in table.items():
+        children.setdefault(parent, []).append(child)
+    found, pending = [], list(children.get(pid, []))
+    while pending:
+        process = pending.pop()
+        found.append(process)
+        pending.extend(children.get(process, []))
+    return found
+
+
+def stop_processes(pid: int, seconds: float) -> tuple[List[str], bool]:
+    """SIGTERM to every process below `pid` that is not a shell, and to any that appears meanwhile (a worker
+    started in the place of one that stopped). Their names, and whether all had ended within `seconds`."""
+    signalled: Dict[int, str] = {}  # pid -> start time, so that a reused pid is not taken for one of ours
+    names: List[str] = []
+    deadline = time.monotonic() + seconds
+    while True:
+        table = _process_table()
+        for process in _descendants(pid, table):
+            _, name, started, state = table[process]
+            if name not in SHELLS and process not in signalled and state != "Z":
+                try:
+                    os.kill(process, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+                signalled[process] = started
+                names.append(name)
+        running = [p for p, started in signalled.items() if p in table and table[p][2] == started and table[p][3] != "Z"]
+        if not running and not any(table.get(p, (0, "", "", "Z"))[3] != "Z" for p in _descendants(pid, table)):
+            return names, True
+        if time.monotonic() > deadline:
+            return names, False
+        time.sleep(0.2)
+
+
+def _postprocess_as_finished(job) -> None:
+    """Make Snakemake post-process `job` as finished even when its group is post-processed as failed."""
+    postprocess = job.postprocess
+
+    async def as_finished(*args, error=False, **kwargs):
+        return await postprocess(*args, **kwargs)
+
+    job.postprocess = as_finished
 
 
 def _parse_flags(text: Optional[str]) -> Dict[str, object]:
@@ -68,6 +175,8 @@ class Executor(RemoteExecutor):
         self.missing_since: Dict[str, float] = {}
         self.last_states: Dict[str, str] = {}
         self.silent_since: Optional[float] = None  # when Slurm stopped answering status queries
+        self.warned_limits: set = set()  # time limits (minutes) already warned about as short
+        self.failures: List[tuple] = []  # (job info, message) found by a status check, reported at its end
 
     # -- submission ---------------------------------------------------------------------------
     def log_folder(self, job: JobExecutorInterface) -> Path:
@@ -130,7 +239,7 @@ class Executor(RemoteExecutor):
             "account": pick("account"),
             "qos": pick("qos"),
             "constraint": pick("constraint"),
-            "signal_delay_s": self.settings.signal_delay_s,
+            "signal_delay_s": signal_delay(self.settings.signal_delay_s, allocation.runtime),
             "stderr_to_stdout": True,
             "additional_parameters": {**_parse_flags(self.settings.sbatch_extra), **_parse_flags(resources.get("slurm_extra"))},
         }
@@ -138,10 +247,13 @@ class Executor(RemoteExecutor):
 
     def get_job_args(self, job: JobExecutorInterface) -> str:
         """A group runs inside its allocation: its Snakemake gets the allocation's CPUs and, as `--resources`, its
-        memory and GPU slots (or, for a group without GPU jobs, the run's own `resources:` limits)."""
+        memory and GPU slots (or, for a group without GPU jobs, the run's own `resources:` limits). It always keeps
+        going: one job that fails does not stop its neighbours (the other seeds of a row), whose outputs this run
+        then keeps (`keep_finished_members`)."""
         args = super().get_job_args(job)
         if not job.is_group():
             return args
+        args += " --keep-going"
         allocation = self.allocation(job)
         limits = allocation.node_limits
         if limits is None:
@@ -169,9 +281,18 @@ class Executor(RemoteExecutor):
         parameters = self.slurm_parameters(job)
         executor.update_parameters(**parameters)
         try:
-            submitted = executor.submit(ShellCommand(self.format_job_exec(job)))
+            submitted = executor.submit(ShellCommand(self.format_job_exec(job), stop_seconds(parameters["signal_delay_s"])))
         except Exception as error:  # sbatch refused: say why, with the job
             raise WorkflowError(f"sbatch refused {job.name} (log folder {folder}): {error}") from error
+        minutes = parameters["time"]
+        if minutes < SHORT_LIMIT_MINUTES and minutes not in self.warned_limits:
+            self.warned_limits.add(minutes)
+            self.logger.warning(
+                f"{self.job_name(job)} has a time limit of {minutes} min: it is signalled to checkpoint "
+                f"{parameters['signal_delay_s']} s before it, and each requeued attempt starts Snakemake and its "
+                f"imports again and counts as a timeout (at most submitit-max-requeues = {self.settings.max_requeues}); "
+                f"a job that needs longer than one attempt may never finish. Give it a runtime of "
+                f"{SHORT_LIMIT_MINUTES} min or more.")
         log = Path(folder) / f"{submitted.job_id}_0_log.out"
         what = f"group {job.groupid} ({folder.relative_to(self.settings.log_dir)})" if job.is_group() else job.name
         self.logger.info(f"Submitted {what} as Slurm job {submitted.job_id}; log: {log}")
@@ -187,6 +308,7 @@ class Executor(RemoteExecutor):
         if answer.queue_error:  # Slurm did not answer: nothing is known, every job stays as it was
             for info in self.ride_out(answer.queue_error, active_jobs):
                 yield info
+            await self.report_failures()
             self.back_off(changed=False)
             return
         if self.silent_since is not None:
@@ -215,6 +337,7 @@ class Executor(RemoteExecutor):
                                                                "says how it ended)"))
             else:
                 yield info
+        await self.report_failures()
         self.back_off(changed)
 
     def back_off(self, changed: bool) -> None:
@@ -255,11 +378,58 @@ class Executor(RemoteExecutor):
         self.report_failure(info, f"{message}\n{cancelled}")
 
     def report_failure(self, info: SubmittedJobInfo, message: str) -> None:
-        # Snakemake prints the message of a single job but drops that of a group job (GroupJob.log_error
-        # ignores it), and every fine-tune is a group: say it ourselves, and name the Slurm log as the job's.
-        if info.job.is_group():
-            self.logger.error(f"Error in group {info.job.groupid}: {message}")
-        self.report_job_error(info, msg=message, aux_logs=[str(info.aux["log"])])
+        """Report a job failed at the end of this status check (report_failures)."""
+        self.failures.append((info, message))
+
+    async def report_failures(self) -> None:
+        failures, self.failures = self.failures, []
+        for info, message in failures:
+            if info.job.is_group():
+                kept = await self.keep_finished_members(info.job)
+                if kept:
+                    message += (f"\nKept the outputs of the {len(kept)} job(s) of the group that finished: "
+                                + "; ".join(self.describe(member) for member in kept))
+                undone = [member for member in self.members(info.job) if member not in kept]
+                message += f"\nNot done ({len(undone)}): " + "; ".join(
+                    self.describe(member) + "".join(f", log {log}" for log in member.log) for member in undone)
+                # Snakemake prints the message of a single job but drops that of a group job (GroupJob.log_error
+                # ignores it) and lists every job of the group as failed, even those that finished or never ran;
+                # every fine-tune is a group: say it once ourselves (print_job_error), naming the Slurm log.
+                self.logger.error(f"Error in group {info.job.groupid}: {message}")
+            self.report_job_error(info, msg=message, aux_logs=[str(info.aux["log"])])
+
+    def print_job_error(self, job_info: SubmittedJobInfo, msg=None, **kwargs):
+        if not job_info.job.is_group():  # a group's error was said once, with what finished (report_failures)
+            super().print_job_error(job_info, msg, **kwargs)
+
+    async def keep_finished_members(self, group: JobExecutorInterface) -> list:
+        """The jobs of a failed group that finished on the node, made to be post-processed as finished.
+
+        Snakemake cleans up after a failed group job by deleting the outputs of every job in it, also those
+        that finished before a neighbour failed (a fine-tune of another seed). A job finished when its outputs
+        exist and the node's Snakemake has removed its incomplete marker, as it does for a job that ended well
+        (a job that failed there lost its outputs; one killed or never run keeps the marker this run set at
+        submission). Such a job is post-processed as a success: its outputs stay, its metadata is recorded, and
+        the next run does not redo it.
+        """
+        persistence = self.workflow.persistence
+        persistence.deactivate_cache()  # the node's Snakemake changed the markers: read them afresh
+        finished = []
+        for member in self.members(group):
+            outputs = list(member.output)
+            if outputs and all(os.path.exists(path) for path in outputs) and not await persistence.incomplete(member):
+                _postprocess_as_finished(member)
+                finished.append(member)
+        return finished
+
+    def members(self, group: JobExecutorInterface) -> list:
+        """A group's jobs in the order they run (and by name within a step)."""
+        return [member for level in group.toposorted for member in sorted(level, key=self.describe)]
+
+    @staticmethod
+    def describe(job: JobExecutorInterface) -> str:
+        wildcards = ", ".join(f"{name}={value}" for name, value in (getattr(job, "wildcards_dict", {}) or {}).items())
+        return f"{job.name} ({wildcards})" if wildcards else job.name
 
     def failure_message(self, info: SubmittedJobInfo, state: str) -> str:
         """The Slurm id, how it ended, the log, and the log's last lines before submitit's own traceback
@@ -267,8 +437,19 @@ class Executor(RemoteExecutor):
         log: Path = info.aux["log"]
         lines = log.read_text(errors="replace").splitlines() if log.exists() else ["(no log written)"]
         ours = next((i for i, line in enumerate(lines) if line.startswith("submitit ERROR")), len(lines))
-        tail = "\n".join(lines[max(0, ours - 25) : ours])
-        return f"Slurm job {info.external_jobid} ended {state}. Log {log}, last lines:\n{tail}\n"
+        start = max(0, ours - 25)
+        # A group's Snakemake keeps going after a job fails: that job's error (and log) may lie well above the tail.
+        errors = []
+        for i, line in enumerate(lines[:start]):
+            if line.startswith("Error in rule "):
+                end = next((j for j in range(i + 1, start) if _TIMESTAMP.match(lines[j])), None)
+                if end is None:  # it runs into the last lines: show them from there
+                    start = max(i, ours - 80)
+                    break
+                errors.append("\n".join(lines[i : min(end, i + 40)]))
+        above = "Errors above them:\n" + "\n".join(errors) + "\n" if errors else ""
+        tail = "\n".join(lines[start:ours])
+        return f"Slurm job {info.external_jobid} ended {state}. Log {log}. {above}Last lines:\n{tail}\n"
 
     def never_starts_message(self, info: SubmittedJobInfo, reason: str) -> str:
         asked = info.aux["asked"]

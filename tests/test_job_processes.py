@@ -79,3 +79,33 @@ def test_the_working_descendants_are_the_leaves_below_a_process_not_the_shells_b
         shell.send_signal(signal.SIGKILL)
         subprocess.run(["pkill", "-P", str(shell.pid)])
         shell.wait()
+
+
+# A process that installs the handler (a local run's: its jobs are stopped), starts a job, says "ready" and waits; it
+# says how it ended, and how its job ended. With "nohup" it starts with SIGHUP ignored, as under `nohup`.
+HANG_UP = textwrap.dedent("""
+    import signal, subprocess, sys, time
+    from nertransfer.job_processes import handle_interrupts
+
+    if sys.argv[1] == "nohup":
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    handle_interrupts(stop_jobs=True)
+    job = subprocess.Popen(["sleep", "30"])
+    try:
+        print("ready", flush=True)
+        time.sleep(3)
+        print("went on", flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted; job ended {job.wait()}", flush=True)
+    job.kill()
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("mode, ending", [("plain", "interrupted; job ended -15"), ("nohup", "went on")])
+def test_a_hang_up_is_a_ctrl_c_that_stops_a_local_runs_jobs_unless_ignored_by_nohup(mode, ending):
+    process = subprocess.Popen([sys.executable, "-c", HANG_UP, mode], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    process.send_signal(signal.SIGHUP)
+    output, _ = process.communicate(timeout=30)
+    assert output.strip() == ending and process.returncode == 0, (output, process.returncode)

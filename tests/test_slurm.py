@@ -190,28 +190,71 @@ def test_a_killed_fine_tune_in_an_allocation_keeps_its_neighbours_finished_work_
                              ("train", "row=mini/hau/base, seed=1")], again
 
 
-def test_interrupting_snakemake_cancels_every_job_it_submitted(cluster, tmp_path):
-    workdir = new_workdir(tmp_path / "interrupt", one_cell(epochs=1000))
+def interrupt_a_run_of_two_jobs(workdir: Path, number: signal.Signals) -> str:
+    """Start a run of two long fine-tunes, send Snakemake `number` once both are queued; its output once it ended."""
     config = one_cell(epochs=1000)
     config["experiment"]["train_languages"] = ["hau", "luo"]
-    set_config(workdir, config)
+    new_workdir(workdir, config)
     run = start_on_slurm(workdir)
-    deadline = time.time() + 120
-    while time.time() < deadline and run.poll() is None and len(queued()) < 2:
-        time.sleep(0.2)
-    assert len(queued()) == 2
-    run.send_signal(signal.SIGINT)  # Ctrl-C, most likely while Snakemake logs the second submission
     try:
+        deadline = time.time() + 120
+        while time.time() < deadline and run.poll() is None and len(queued()) < 2:
+            time.sleep(0.2)
+        assert len(queued()) == 2
+        run.send_signal(number)  # most likely while Snakemake logs the second submission
         output, _ = run.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
-        output, _ = run.communicate()
-        pytest.fail(f"Snakemake went on after Ctrl-C:\n{output[-3000:]}")
-    assert "Terminating processes on user request" in output, output[-3000:]
+        pytest.fail(f"Snakemake went on after {number.name}:\n{run.communicate()[0][-3000:]}")
+    finally:
+        if run.poll() is None:  # a failed wait: no Snakemake is left behind
+            os.killpg(run.pid, signal.SIGKILL)
     deadline = time.time() + 30
     while time.time() < deadline and queued():
         time.sleep(0.5)
+    return output
+
+
+def test_interrupting_snakemake_cancels_every_job_it_submitted(cluster, tmp_path):
+    output = interrupt_a_run_of_two_jobs(tmp_path / "interrupt", signal.SIGINT)  # Ctrl-C
+    assert "Terminating processes on user request" in output, output[-3000:]
     assert queued() == []
+
+
+def test_a_hang_up_cancels_every_job_the_run_submitted_as_ctrl_c_does(cluster, tmp_path):
+    """The terminal closed or the ssh session dropped: by default SIGHUP ended Snakemake at once (status 129),
+    leaving its jobs to run unseen beside the ones a rerun submitted."""
+    output = interrupt_a_run_of_two_jobs(tmp_path / "hang-up", signal.SIGHUP)
+    assert queued() == [], output[-3000:]
+    assert "Terminating processes on user request" in output, output[-3000:]
+
+
+def hold_a_job(name: str, folder: Path) -> str:
+    """A job of `name` with `folder` as its working directory that never starts: one an earlier run left behind."""
+    return subprocess.run(["sbatch", "--parsable", "--hold", "--job-name", name, "--chdir", str(folder),
+                           "--output=/dev/null", "--wrap", "sleep 600"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_a_job_an_earlier_run_left_in_slurm_is_cancelled_before_its_replacement_is_submitted(cluster, tmp_path):
+    """An earlier Snakemake died without cancelling its jobs (kill -9, a hang-up before the fix): a rerun must not
+    submit a second job beside the orphan for the same row. A job of the same name in another folder is not ours."""
+    workdir = new_workdir(tmp_path / "rerun", one_cell(epochs=1))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    name = "finetune:mini/hau/base/1"  # the executor's name for the run's one job: <group>:<row>/<seed>
+    orphan, other = hold_a_job(name, workdir), hold_a_job(name, elsewhere)
+    try:
+        result = on_slurm(workdir, "results/zero_shot.csv", check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        assert f"Cancelled Slurm job(s) {orphan} ({name}), left queued or running in {workdir} by an earlier run, " \
+               "before submitting its replacement." in output, output[-3000:]
+        assert output.count("Cancelled Slurm job") == 1 and output.count("as Slurm job") == 1, output[-3000:]
+        assert orphan not in queued() and other in queued()
+        assert (workdir / "results" / "zero_shot.csv").exists()
+    finally:
+        subprocess.run(["scancel", orphan, other], capture_output=True)
 
 
 def test_without_accounting_an_outage_is_ridden_out_and_a_failure_is_reported_with_its_log(tmp_path):

@@ -11,6 +11,10 @@ A SIGINT can also be lost: Python raises KeyboardInterrupt wherever the main thr
 function that catches it and carries on (Snakemake's log handler does, while it writes a message)
 swallows the user's Ctrl-C. `handle_interrupts(not_inside=...)` holds a SIGINT that lands inside
 such a function back and delivers it again a moment later, once the function has returned.
+
+A hang-up (SIGHUP: the terminal closed, the ssh session dropped) is handled as a Ctrl-C: by default
+it ended Snakemake at once, leaving a local run's jobs to run unseen and a Slurm run's jobs queued
+(a rerun then trained the same cells again beside them). Ignored (nohup), it stays ignored.
 """
 
 from __future__ import annotations
@@ -77,9 +81,9 @@ def stop_job_processes() -> None:
 
 
 def handle_interrupts(not_inside: tuple[tuple[str, str], ...] = (), stop_jobs: bool = False) -> None:
-    """On SIGINT: raise KeyboardInterrupt as usual, but never inside the functions `not_inside` (file path
-    ending, function name), which would swallow it: there the signal is sent again a moment later.
-    With `stop_jobs` (a local run, on Linux), the job processes are first asked to stop."""
+    """On SIGINT, and on SIGHUP (unless ignored): raise KeyboardInterrupt as usual, but never inside the functions
+    `not_inside` (file path ending, function name), which would swallow it: there a SIGINT is sent again a moment
+    later. With `stop_jobs` (a local run, on Linux), the job processes are first asked to stop."""
     stop_jobs = stop_jobs and Path("/proc/self/stat").exists()
 
     def interrupt(number, frame):
@@ -91,3 +95,6 @@ def handle_interrupts(not_inside: tuple[tuple[str, str], ...] = (), stop_jobs: b
         signal.default_int_handler(number, frame)
 
     signal.signal(signal.SIGINT, interrupt)
+    hang_up = getattr(signal, "SIGHUP", None)  # none on Windows
+    if hang_up is not None and signal.getsignal(hang_up) is not signal.SIG_IGN:
+        signal.signal(hang_up, interrupt)

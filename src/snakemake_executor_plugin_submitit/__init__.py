@@ -8,6 +8,8 @@ backing-off interval, from squeue and sacct, falling back to submitit's result f
 accounting is off or down; a status query that fails says nothing about any job, so an outage of
 the daemons is ridden out (up to `status-outage-limit-s`). A job that can never start (a request
 beyond what the partition offers) is reported at once and cancelled, as is any job given up.
+A hang-up (SIGHUP) is taken as a Ctrl-C: the run's jobs are cancelled. A job that an earlier run left
+in Slurm for the same working directory is cancelled before its namesake is submitted.
 Jobs are checkpointable: preemption or a time limit requeues them.
 This plugin knows nothing of what the jobs do.
 """
@@ -35,7 +37,9 @@ class ExecutorSettings(ExecutorSettingsBase):
     log_dir: str = field(default="logs/slurm", metadata={"help": "where each job's log folder goes"})
     max_requeues: int = field(default=3, metadata={"help": "requeues after a time limit or preemption"})
     signal_delay_s: int = field(
-        default=90, metadata={"help": "seconds before the time limit at which jobs are signalled to checkpoint"}
+        default=90, metadata={"help": "seconds before the time limit at which jobs are signalled to checkpoint (at most "
+                                      "a quarter of the job's limit); its running jobs are then asked to stop and "
+                                      "given this long less 15 s before the job is requeued"}
     )
     min_poll_seconds: float = field(default=1.0, metadata={"help": "first interval between status checks"})
     max_poll_seconds: float = field(default=30.0, metadata={"help": "longest interval while nothing changes"})

@@ -7,6 +7,7 @@ import re
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,10 +21,12 @@ from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from snakemake_interface_executor_plugins.utils import format_cli_arg
 
-from .states import ACTIVE, FAILED, NEVER_STARTS, SUCCEEDED, partition_offer, query_states, result_of, run
+from .states import (ACTIVE, FAILED, NEVER_STARTS, SUCCEEDED, active_jobs_in, partition_offer, query_states, result_of,
+                     run, wait_until_gone)
 
 _TIMESTAMP = re.compile(r"^\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\]$")  # how Snakemake begins each event in its log
 MISSING_POLLS_BEFORE_LOST = 3  # a job absent from a working squeue and from sacct this many times in a row is over
+ORPHAN_WAIT_SECONDS = 60  # how long a cancelled job of an earlier run may take to leave the queue (Slurm's default KillWait is 30 s)
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,18 @@ def stop_processes(pid: int, seconds: float) -> tuple[List[str], bool]:
         time.sleep(0.2)
 
 
+def hang_up_as_interrupt() -> None:
+    """Take a hang-up (the terminal closed, the ssh session dropped) as a Ctrl-C. By default SIGHUP ends Snakemake at
+    once (status 129), before it can cancel the jobs it submitted: they ran on unseen, and a rerun submitted them
+    again. Re-sent as SIGINT it goes the way of a Ctrl-C, whose KeyboardInterrupt cancels them (cancel_jobs). A
+    SIGHUP that is ignored (nohup) or already handled is left so."""
+    hang_up = getattr(signal, "SIGHUP", None)
+    if hang_up is None or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(hang_up) is signal.SIG_DFL:
+        signal.signal(hang_up, lambda number, frame: os.kill(os.getpid(), signal.SIGINT))
+
+
 def _postprocess_as_finished(job) -> None:
     """Make Snakemake post-process `job` as finished even when its group is post-processed as failed."""
     postprocess = job.postprocess
@@ -177,6 +192,8 @@ class Executor(RemoteExecutor):
         self.silent_since: Optional[float] = None  # when Slurm stopped answering status queries
         self.warned_limits: set = set()  # time limits (minutes) already warned about as short
         self.failures: List[tuple] = []  # (job info, message) found by a status check, reported at its end
+        self.orphans: Optional[Dict[str, List[str]]] = None  # an earlier run's jobs here: read at the first submission
+        hang_up_as_interrupt()
 
     # -- submission ---------------------------------------------------------------------------
     def log_folder(self, job: JobExecutorInterface) -> Path:
@@ -275,8 +292,33 @@ class Executor(RemoteExecutor):
         # The node's Snakemake prints a failed job's own log into the Slurm log, whose tail the failure message shows.
         return "--show-failed-logs"
 
+    def cancel_orphans(self, name: str) -> None:
+        """Cancel the jobs named `name` that an earlier run in this working directory left queued or running (its
+        Snakemake died without cancelling them), and wait for them to leave the queue: each would work on the outputs
+        of the job about to be submitted, beside it. They are cancelled rather than adopted: their command is the
+        earlier run's (its plan may have changed since), and one held or bound to fail would never give this run
+        its outputs."""
+        if self.orphans is None:  # before this run submitted anything: every job found is an earlier run's
+            self.orphans, error = active_jobs_in(os.getcwd())
+            if error:
+                self.logger.warning(f"Could not look for jobs an earlier run left in Slurm ({error}): if one still "
+                                    f"runs here, cancel it by hand, or it works beside its replacement.")
+        ids = self.orphans.pop(name, [])
+        if not ids:
+            return
+        _, error = run(["scancel", *ids])
+        if error:
+            self.logger.warning(f"Could not cancel Slurm job(s) {' '.join(ids)} ({name}), left by an earlier run in "
+                                f"{os.getcwd()} ({error}): cancel them by hand (scancel {' '.join(ids)}).")
+            return
+        gone = wait_until_gone(ids, ORPHAN_WAIT_SECONDS)
+        self.logger.warning(f"Cancelled Slurm job(s) {' '.join(ids)} ({name}), left queued or running in {os.getcwd()} "
+                            f"by an earlier run, before submitting its replacement"
+                            + ("" if gone else f"; still in the queue after {ORPHAN_WAIT_SECONDS} s") + ".")
+
     def run_job(self, job: JobExecutorInterface):
         folder = self.log_folder(job)
+        self.cancel_orphans(self.job_name(job))
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_requeues)
         parameters = self.slurm_parameters(job)
         executor.update_parameters(**parameters)

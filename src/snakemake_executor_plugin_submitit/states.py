@@ -9,8 +9,10 @@ so that an outage of slurmctld is not taken for jobs that left the queue.
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
@@ -111,3 +113,31 @@ def partition_offer(partition: Optional[str]) -> str:
         if (partition and name == partition) or (not partition and default):
             offers.append(f"partition {name!r}: nodes of {cpus} CPUs, {memory} MB memory, GRES {gres}, time limit {limit}")
     return "; ".join(dict.fromkeys(offers)) or f"no partition {partition!r} in sinfo"
+
+
+def active_jobs_in(folder: str | Path) -> tuple[Dict[str, List[str]], Optional[str]]:
+    """Job name -> ids of this user's jobs still queued or running with `folder` as their working directory (squeue's
+    %Z), and None; or ({}, why) when squeue failed. Jobs of other folders are never listed, so never touched."""
+    out, error = run(["squeue", "--noheader", "--me", "--states=all", "--format=%i|%T|%j|%Z"])
+    if error:
+        return {}, error
+    here, jobs = os.path.realpath(folder), {}
+    for line in out.splitlines():
+        job_id, state, name, workdir = (line.strip().split("|", 3) + [""] * 4)[:4]
+        if state in ACTIVE and workdir and os.path.realpath(workdir) == here:
+            jobs.setdefault(name, []).append(job_id)
+    return jobs, None
+
+
+def wait_until_gone(job_ids: List[str], seconds: float) -> bool:
+    """Whether the jobs have all left the active states (a cancelled job is COMPLETING until its processes have
+    ended) within `seconds`: only then has a job stopped writing to its outputs."""
+    deadline = time.monotonic() + seconds
+    while True:
+        out, error = run(["squeue", "--noheader", "--me", "--states=all", "--format=%i|%T"])
+        states = dict(line.strip().split("|", 1) for line in (out or "").splitlines() if "|" in line)
+        if error is None and not any(states.get(job_id) in ACTIVE for job_id in job_ids):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)

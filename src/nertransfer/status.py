@@ -127,15 +127,19 @@ def _incomplete(workdir: Path) -> set[str]:
     return names
 
 
-def _last_epoch(log: Path) -> dict | None:
-    """The last epoch line of a fine-tune's log, if it has written one."""
+def _log_tail(log: Path) -> list[str]:
+    """The last lines of a job's log (its last 4 KB: epoch lines and a final error fit), [] without one."""
     try:
         with open(log, "rb") as handle:
             handle.seek(max(0, handle.seek(0, os.SEEK_END) - 4096))
-            lines = handle.read().decode(errors="replace").splitlines()
+            return handle.read().decode(errors="replace").splitlines()
     except OSError:
-        return None
-    for line in reversed(lines):
+        return []
+
+
+def _last_epoch(log: Path) -> dict | None:
+    """The last epoch line of a fine-tune's log, if it has written one."""
+    for line in reversed(_log_tail(log)):
         if line.startswith('{"epoch"'):
             try:
                 return json.loads(line)
@@ -176,13 +180,7 @@ def _saved_epoch(state_dir: Path, data: Mapping[str, str], content: "_Contents")
 
 def _last_error(log: Path) -> str:
     """The one-line error a failed job ended with (`nertransfer <step>: error: ...`), shortened; "" without one."""
-    try:
-        with open(log, "rb") as handle:
-            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 4096))
-            lines = handle.read().decode(errors="replace").splitlines()
-    except OSError:
-        return ""
-    for line in reversed(lines[-3:]):
+    for line in reversed(_log_tail(log)[-3:]):
         if line.startswith("nertransfer ") and ": error: " in line:
             message = line.split(": error: ", 1)[1]
             return message if len(message) <= 160 else message[:157] + "..."

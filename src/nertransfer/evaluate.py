@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from .conll import keep_types, read_conll, write_conll
 from .device import choose
 from .files import exclusive, write_json
-from .fingerprints import InputChanged, check_unchanged, data_sha256
+from .fingerprints import check_planned, check_unchanged, data_sha256
 from .metrics import score_all_modes
 from .predict import load_model, predict_tags
 
@@ -43,9 +43,7 @@ def evaluate(
 def _evaluate(model_dir, test_file, types, predictions_file, metrics_file, *, max_length, batch_size, cell, keep, precision,
               expected_sha256) -> dict:
     read = {"test": (str(test_file), data_sha256(test_file))}
-    if expected_sha256 is not None and read["test"][1] != expected_sha256:
-        raise InputChanged(f"{test_file} (test) changed after the workflow planned this job (sha256 {expected_sha256[:12]}... "
-                           f"then, {read['test'][1][:12]}... now); run the workflow again")
+    check_planned("test", *read["test"], expected_sha256)
     sentences = read_conll(test_file, types)
     if keep is not None:
         sentences, types = keep_types(sentences, keep), keep

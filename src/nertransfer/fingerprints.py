@@ -66,6 +66,13 @@ class InputChanged(RuntimeError):
     """An input of a job does not hold what the job read (or what the workflow planned it on)."""
 
 
+def check_planned(role: str, path: str, found: str, expected: str | None) -> None:
+    """Fail, naming the file, if an input does not hold the content the workflow planned the job on."""
+    if expected is not None and found != expected:
+        raise InputChanged(f"{path} ({role}) changed after the workflow planned this job (sha256 {expected[:12]}... "
+                           f"then, {found[:12]}... now); run the workflow again")
+
+
 def check_unchanged(read: Mapping[str, tuple[str, str]], when: str) -> None:
     """Fail, naming the file, if an input no longer holds the content it had (`role -> (path, sha256)`).
 

@@ -35,7 +35,7 @@ from .device import Compute, choose
 from .encoding import Window, encode, length_grouped_batches
 from .experiment import DEFAULT_TRAINING
 from .files import atomic_directory, atomic_write, exclusive, write_json
-from .fingerprints import InputChanged, check_unchanged, data_sha256, sha256_of
+from .fingerprints import check_planned, check_unchanged, data_sha256, sha256_of
 from .hub import source_of
 from .layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, STATE_SUMMARY, TRAIN_CONFIG, state_dir
 from .metrics import score
@@ -179,10 +179,7 @@ def _inputs_read(job: FineTune) -> dict[str, tuple[str, str]]:
     if Path(job.checkpoint).exists():  # a hub id stands for itself
         read["checkpoint"] = (str(job.checkpoint), sha256_of(job.checkpoint))
     for role, expected in job.expected_sha256.items():
-        path, found = read[role]
-        if found != expected:
-            raise InputChanged(f"{path} ({role}) changed after the workflow planned this job (sha256 {expected[:12]}... "
-                               f"then, {found[:12]}... now); run the workflow again")
+        check_planned(role, *read[role], expected)
     return read
 
 

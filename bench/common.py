@@ -19,7 +19,7 @@ TYPES = ["DATE", "LOC", "ORG", "PER"]
 
 def tiny_checkpoint(folder: Path, languages=("hau", "swa"), **settings) -> Path:
     """The offline default's recipe (2 layers, 128 wide, 8k Unigram) trained on a few languages."""
-    from nertransfer.recipe import build_tiny_xlmr
+    from nertransfer.model.recipe import build_tiny_xlmr
 
     return build_tiny_xlmr([str(DATA / l / "train.txt") for l in languages], folder / "tiny", settings)
 
@@ -37,7 +37,7 @@ def xlmr_base_standin(folder: Path, tiny: bool = False) -> Path:
     """
     from transformers import XLMRobertaForMaskedLM
 
-    from nertransfer.recipe import build_tiny_xlmr
+    from nertransfer.model.recipe import build_tiny_xlmr
 
     cache = os.environ.get("BENCH_CHECKPOINTS")  # a folder to build it in once for several benches (gpu_session.sh)
     folder = Path(cache) / ("tiny" if tiny else "base") if cache else folder
@@ -53,8 +53,8 @@ def xlmr_base_standin(folder: Path, tiny: bool = False) -> Path:
 
 
 def fine_tune(checkpoint, train_file, dev_file, output, hyperparameters: dict, **job) -> dict:
-    """nertransfer.train of one fine-tune, as a `nertransfer train` job runs it."""
-    from nertransfer.train import FineTune, TrainingSettings, train
+    """nertransfer.model.train of one fine-tune, as a `nertransfer train` job runs it."""
+    from nertransfer.model.train import FineTune, TrainingSettings, train
 
     job = FineTune(str(checkpoint), str(train_file), str(dev_file), TYPES, Path(output), **job)
     return train(job, TrainingSettings.from_mapping(hyperparameters))

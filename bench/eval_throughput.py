@@ -29,8 +29,8 @@ def main() -> None:
     options = parser.parse_args()
     from transformers import pipeline
 
-    from nertransfer.conll import read_conll
-    from nertransfer.predict import load_model, predict_tags
+    from nertransfer.data.conll import read_conll
+    from nertransfer.model.predict import load_model, predict_tags
 
     hp = {"epochs": 1, "learning_rate": 1e-3, "batch_size": 32, "eval_batch_size": 256, "warmup_ratio": 0.1,
           "weight_decay": 0.01, "max_length": 128, "max_grad_norm": 1.0, "seed": 1}

@@ -3,7 +3,7 @@
 Stand-in for xlm-roberta-base (no weights can be downloaded on a lent GPU machine): its
 architecture (12 layers, 768 wide, 12 heads, 250,002-row embedding, 278M parameters) with random
 weights, and a Unigram tokenizer trained here on the MasakhaNER 1.0 training text (subword counts
-differ somewhat from XLM-R's SentencePiece; the bench prints them). Runs `nertransfer.train.train`
+differ somewhat from XLM-R's SentencePiece; the bench prints them). Runs `nertransfer.model.train.train`
 with config/paper.yaml's hyperparameters (batch 32, lr 5e-5, max_length 200, dev scoring every
 epoch, eval batch 256, resumable state every 300 s) on the largest MasakhaNER 1.0 training set,
 then evaluates the model on all ten test sets the way an evaluation job does (load, predict,
@@ -11,7 +11,7 @@ score, write). Prints seconds per epoch, the whole fine-tune (start-up included:
 process's first use of the GPU), each evaluation, and the GPU-hours of the paper matrix (195
 cells with the cross cells: 190 fine-tunes and 1,900 evaluations run) projected from them, one at a time
 (shared_gpu.py measures them packed). `--static-shapes` and `--cuda-graphs` set the training
-settings of those names (nertransfer.collation; CUDA graphs through torch.compile's
+settings of those names (nertransfer.model.collation; CUDA graphs through torch.compile's
 reduce-overhead mode, a GPU's only).
 Usage: python bench/finetune_gpu.py [--epochs 50] [--language swa] [--compile] [--static-shapes] [--cuda-graphs] [--tiny]
 """
@@ -45,7 +45,7 @@ def main() -> None:
     options = parser.parse_args()
     import torch
 
-    from nertransfer.evaluate import evaluate
+    from nertransfer.model.evaluate import evaluate
 
     hp = {**PAPER, "epochs": options.epochs, "compile": options.compile,
           **({"static_shapes": True} if options.static_shapes else {}), **({"cuda_graphs": True} if options.cuda_graphs else {})}
@@ -60,7 +60,7 @@ def main() -> None:
         finetune_seconds = time.perf_counter() - started
         from transformers import AutoTokenizer
 
-        from nertransfer.train import labelled_windows
+        from nertransfer.model.train import labelled_windows
 
         windows, _ = labelled_windows(AutoTokenizer.from_pretrained(checkpoint), str(DATA / options.language / "train.txt"),
                                        TYPES, hp["max_length"])

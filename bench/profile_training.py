@@ -1,4 +1,4 @@
-"""Where a training epoch's time goes: a torch.profiler trace of one epoch of `nertransfer.train.train`.
+"""Where a training epoch's time goes: a torch.profiler trace of one epoch of `nertransfer.model.train.train`.
 
 Answers "what limits a fine-tune" with a profile rather than arithmetic: on a GPU, how much of
 the epoch's wall time the GPU spends running kernels (the rest it waits for the host to launch

@@ -62,7 +62,7 @@ def all_at_once(commands: list[list[str]]) -> float:
 
 def packed(k: int, checkpoint: Path, hp: dict, folder: Path, language: str) -> dict:
     """K fine-tunes and their evaluations in one server of K reuse workers, as an allocation runs them."""
-    from nertransfer.warm import WarmServer
+    from nertransfer.runtime.warm import WarmServer
 
     server = WarmServer.start(folder / "workers.log", slots=k, reuse=True, wait_seconds=120)
     try:

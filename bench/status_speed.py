@@ -25,9 +25,9 @@ def done_run(folder: Path) -> int:
 
     import yaml
 
-    from nertransfer.config import load_experiment, merged
-    from nertransfer.fingerprints import file_sha256
-    from nertransfer.layout import DEV_METRICS, TRAIN_CONFIG
+    from nertransfer.experiment.config import load_experiment, merged
+    from nertransfer.data.fingerprints import file_sha256
+    from nertransfer.experiment.layout import DEV_METRICS, TRAIN_CONFIG
 
     (folder / "data").symlink_to(REPO / "data")
     config = merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),

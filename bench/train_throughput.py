@@ -26,7 +26,7 @@ def hf_trainer_seconds(checkpoint, windows, labels, hp, folder) -> float:
     from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
                               Trainer, TrainingArguments)
 
-    from nertransfer.conll import bio_labels
+    from nertransfer.data.conll import bio_labels
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     names = bio_labels(TYPES)
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--xlmr-base", action="store_true", help="xlm-roberta-base architecture, random weights")
     options = parser.parse_args()
-    from nertransfer.train import labelled_windows
+    from nertransfer.model.train import labelled_windows
 
     hp = {"epochs": options.epochs, "learning_rate": 1e-3, "batch_size": options.batch_size, "eval_batch_size": 256,
           "warmup_ratio": 0.1, "weight_decay": 0.01, "max_length": 128, "max_grad_norm": 1.0, "seed": 1,

@@ -60,12 +60,18 @@ def merged(*configs: dict) -> dict:
     return result
 
 
-SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+def _schema() -> dict:
+    from nertransfer.experiment.config import schema
+
+    return schema()
+
+
+SCHEMA = _schema()
 
 
 def schema_errors(config: dict) -> str:
     """The one-line ConfigError of the schema check, or "" when the config's shape is right."""
-    from nertransfer.config import ConfigError, check_schema
+    from nertransfer.experiment.config import ConfigError, check_schema
 
     try:
         check_schema(config, SCHEMA)
@@ -110,8 +116,8 @@ def mini_corpus(tmp_path_factory) -> Path:
 
 
 def fine_tune(checkpoint: Path, corpus: Path, hyperparameters: dict, output: Path, language: str = "hau", **job) -> dict:
-    """nertransfer.train on one language of a corpus laid out as `{language}/{split}.txt`."""
-    from nertransfer.train import FineTune, TrainingSettings, train
+    """nertransfer.model.train on one language of a corpus laid out as `{language}/{split}.txt`."""
+    from nertransfer.model.train import FineTune, TrainingSettings, train
 
     return train(FineTune(str(checkpoint), str(corpus / language / "train.txt"), str(corpus / language / "dev.txt"), TYPES,
                           Path(output), **job), TrainingSettings.from_mapping(hyperparameters))
@@ -120,7 +126,7 @@ def fine_tune(checkpoint: Path, corpus: Path, hyperparameters: dict, output: Pat
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, mini_corpus) -> Path:
     """A real tiny-xlmr checkpoint (tokenizer trained on the mini corpus), built once per session."""
-    from nertransfer.recipe import build_tiny_xlmr
+    from nertransfer.model.recipe import build_tiny_xlmr
 
     output = tmp_path_factory.mktemp("checkpoint") / "tiny"
     return build_tiny_xlmr(sorted(str(p) for p in mini_corpus.glob("*/train.txt")), output, TINY_RECIPE)
@@ -138,7 +144,7 @@ CONFIG = {
     },
     "experiment": {"dataset": "mini", "checkpoints": ["mini", "mini-b"], "seeds": [1]},
     "training": {"batch_size": 16, "max_length": 64, "eval_batch_size": 64},
-    "analyses": {"overlap": False, "checkpoint_effects": []},  # not the default config's (tests/test_axes.py runs them)
+    "analyses": {"overlap": False, "checkpoint_effects": []},  # not the default config's (tests/workflow/test_axes.py runs them)
 }
 
 

@@ -26,6 +26,15 @@ def test_every_config_module_and_script_the_readme_names_exists():
     for path in re.findall(r"\((config/\w+\.yaml)\)", README) + re.findall(r"`(bench/\w+\.(?:py|sh))`", README):
         assert (REPO / path).exists(), path
     layout = README.split("## Layout")[1].split("\n## ")[0]
-    listed = {name for group in re.findall(r"^      ([a-z_]+(?:, [a-z_]+)*)\s{2,}", layout, re.M) for name in group.split(", ")}
-    package = {p.stem for p in (REPO / "src" / "nertransfer").glob("*.py")} - {"__init__", "__main__"}
-    assert listed == package  # every module listed, none that does not exist
+    listed, layer = set(), ""
+    for line in layout.splitlines():
+        if match := re.match(r"^      ([a-z_]+)/\s", line):
+            layer = match.group(1) + "/"
+        elif match := re.match(r"^        ([a-z_]+(?:, [a-z_]+)*)\s", line):
+            listed |= {layer + name for name in match.group(1).split(", ")}
+        elif match := re.match(r"^      ([a-z_]+)\s{2,}", line):
+            listed.add(match.group(1))
+    root = REPO / "src" / "nertransfer"
+    package = {str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.py")} - {"__main__"}
+    package = {name for name in package if not name.endswith("__init__")}
+    assert listed == package  # every module listed under its layer's folder, none that does not exist

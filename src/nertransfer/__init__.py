@@ -1,8 +1,17 @@
 """nertransfer: cross-lingual transfer experiments for named entity recognition.
 
-The package is layered so that cheap work stays cheap: reading CoNLL files (`conll`),
-scoring (`metrics`) and tables (`tables`) never import torch; only `recipe`, `train` and
-`predict` do, and the command line (`cli`) imports them lazily per subcommand.
+Layers, each a folder, each importing only those listed before it (tests/test_architecture.py checks it):
+
+    experiment/  the config, the matrix it expands to, and where files go (plain Python)
+    data/        files, corpora and their fingerprints
+    scoring/     entity-level scores and the bootstrap
+    analysis/    records, tables, figures and the study's analyses
+    model/       recipe, hub, training, prediction, evaluation, adaptation: the only layer with torch
+    runtime/     workers, job processes and the status of a run
+    cli          the command line on top; it imports each subcommand's layer when that subcommand runs
+
+The workflow (`workflow/`) calls the command line; the scheduler plugin (`snakemake_executor_plugin_submitit`)
+knows nothing of this package.
 """
 
 __version__ = "0.1.0"

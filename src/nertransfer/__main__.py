@@ -1,3 +1,3 @@
-from .cli import main
+from nertransfer.cli import main
 
 main()

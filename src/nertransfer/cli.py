@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import layout
-from .experiment import DEFAULT_TYPES
+from nertransfer.experiment import layout
+from nertransfer.experiment.matrix import DEFAULT_TYPES
 
 
 def _json(text: str):
@@ -36,7 +36,7 @@ def _prepare_torch(threads: int | None = None) -> None:
 
 
 def cmd_score(args) -> None:
-    from .metrics import score_files
+    from nertransfer.scoring.metrics import score_files
 
     result = score_files(args.gold, args.pred, args.types)
     json.dump(result, sys.stdout, indent=2)
@@ -45,14 +45,14 @@ def cmd_score(args) -> None:
 
 def cmd_build_recipe(args) -> None:
     _prepare_torch()
-    from .recipe import build_tiny_xlmr
+    from nertransfer.model.recipe import build_tiny_xlmr
 
     build_tiny_xlmr(args.train_files, args.output, args.settings)
 
 
 def cmd_train(args) -> None:
     _prepare_torch(args.threads)
-    from .train import FineTune, TrainingSettings, train
+    from nertransfer.model.train import FineTune, TrainingSettings, train
 
     job = FineTune(checkpoint=args.checkpoint, train_file=args.train, dev_file=args.dev, types=args.types,
                    output=Path(args.output), model_output=Path(args.model_output) if args.model_output else None,
@@ -63,7 +63,7 @@ def cmd_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     _prepare_torch(args.threads)
-    from .evaluate import evaluate
+    from nertransfer.model.evaluate import evaluate
 
     evaluate(args.model, args.test, args.types, predictions_file=args.predictions, metrics_file=args.metrics,
              max_length=args.max_length, batch_size=args.batch_size, cell=args.cell, keep=args.keep_types,
@@ -72,15 +72,15 @@ def cmd_evaluate(args) -> None:
 
 def cmd_adapt(args) -> None:
     _prepare_torch(args.threads)
-    from .adapt import adapt
+    from nertransfer.model.adapt import adapt
 
     adapt(args.checkpoint, args.text, args.types, args.output, args.settings)
 
 
 def cmd_card(args) -> None:
-    from .card import model_card
-    from .files import atomic_write
-    from .records import read_record, run_records
+    from nertransfer.analysis.card import model_card
+    from nertransfer.data.files import atomic_write
+    from nertransfer.analysis.records import read_record, run_records
 
     summary, dev = (read_record(path) for path in run_records(args.run))
     test = read_record(args.test_metrics)
@@ -89,7 +89,7 @@ def cmd_card(args) -> None:
 
 
 def cmd_share(args) -> None:
-    from .records import share_evaluation, share_fine_tune
+    from nertransfer.analysis.records import share_evaluation, share_fine_tune
 
     if args.evaluation:
         share_evaluation(args.evaluation, args.output, args.cell)
@@ -98,26 +98,26 @@ def cmd_share(args) -> None:
 
 
 def cmd_prefetch(args) -> None:
-    from .hub import download
+    from nertransfer.model.hub import download
 
     print(json.dumps(download(args.hub, args.revision, args.output)))
 
 
 def cmd_tables(args) -> None:
-    from .tables import Seeds, write_tables
+    from nertransfer.analysis.tables import Seeds, write_tables
 
     write_tables(args.metrics, args.output_dir, args.types, args.runs, Seeds(args.expected_seeds, args.std))
 
 
 def cmd_overlap(args) -> None:
-    from .overlap import write_overlap
+    from nertransfer.analysis.overlap import write_overlap
 
     pairs = lambda items: dict(item.split("=", 1) for item in items)  # noqa: E731
     write_overlap(args.cells, pairs(args.train), pairs(args.test), args.types, args.output_dir)
 
 
 def cmd_effect(args) -> None:
-    from .checkpoint_effects import write_checkpoint_effect
+    from nertransfer.analysis.checkpoint_effects import write_checkpoint_effect
 
     write_checkpoint_effect(args.cells, args.checkpoint, args.baseline, args.output_dir, args.evaluations, args.types,
                             args.resamples)
@@ -126,8 +126,8 @@ def cmd_effect(args) -> None:
 def cmd_status(args) -> None:
     import time
 
-    from .status import matrix_status, queue_note, slurm_queue, stale_lock_note
-    from .status_views import show, write_csv, write_html, write_png
+    from nertransfer.runtime.status import matrix_status, queue_note, slurm_queue, stale_lock_note
+    from nertransfer.runtime.status_views import show, write_csv, write_html, write_png
 
     experiment = _status_experiment(args)
     try:
@@ -164,7 +164,7 @@ def _status_experiment(args):
     (the experiment's paths are relative to it, as in the workflow); every bad argument one line before any work."""
     import yaml
 
-    from .config import check_schema, config_files, load_experiment, merged_files, shadowed_training
+    from nertransfer.experiment.config import check_schema, config_files, load_experiment, merged_files, shadowed_training
 
     if not Path(args.directory).is_dir():
         sys.exit(f"nertransfer status: error: --directory {args.directory!r} is not a folder: expected the run's folder "
@@ -172,7 +172,7 @@ def _status_experiment(args):
     workflow = Path(args.workflow)
     files = config_files(workflow, args.configfile)
     config = merged_files(files)
-    check_schema(config, yaml.safe_load((workflow / "workflow" / "schemas" / "config.schema.yaml").read_text()))
+    check_schema(config)
     experiment = load_experiment(config, args.directory, workflow)
     for line in [*shadowed_training(files), *experiment.notes]:
         print(f"nertransfer status: note: {line}", file=sys.stderr)
@@ -185,7 +185,7 @@ def _status_experiment(args):
 
 
 def cmd_warm_server(args) -> None:
-    from .warm import serve
+    from nertransfer.runtime.warm import serve
 
     serve(args.socket, args.idle_seconds, args.slots, args.reuse)
 
@@ -233,7 +233,7 @@ def _model_commands(command) -> None:
     sub.add_argument("--checkpoint", required=True, help="folder or hub id to start from")
     sub.add_argument("--train", required=True)
     sub.add_argument("--dev", required=True)
-    sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.experiment resolves it")
+    sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.experiment.matrix resolves it")
     sub.add_argument("--cell", type=_json, default={}, help="the cell's axes as JSON, recorded with the results")
     sub.add_argument("--output", required=True)
     sub.add_argument("--model-output", help=f"where the fine-tuned model goes (default: OUTPUT/{layout.MODEL}); "
@@ -338,14 +338,14 @@ def _table_commands(command) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from .config import ConfigError, ConfigFileError
-    from .conll import ConllError
-    from .files import FolderBusy
-    from .fingerprints import InputChanged
-    from .hub import HubError
-    from .records import RecordError
+    from nertransfer.experiment.config import ConfigError, ConfigFileError
+    from nertransfer.data.conll import ConllError
+    from nertransfer.data.files import FolderBusy
+    from nertransfer.data.fingerprints import InputChanged
+    from nertransfer.model.hub import HubError
+    from nertransfer.analysis.records import RecordError
 
-    from .warm import run_in_server
+    from nertransfer.runtime.warm import run_in_server
 
     argv = list(sys.argv[1:] if argv is None else argv)
     status = run_in_server(argv)  # a job of a local workflow run: hand it to the warm server

@@ -28,7 +28,7 @@ def git(repository: Path, *args: str) -> str:
 
 def publish(root: Path, repo_id: str, train_files: Iterable[str], seed: int, config_changes: dict | None = None) -> str:
     """Commit a stand-in built with `seed` as the new head of `repo_id`; return the commit's id."""
-    from nertransfer.recipe import build_tiny_xlmr
+    from nertransfer.model.recipe import build_tiny_xlmr
 
     repository = Path(root) / repo_id
     if not (repository / ".git").exists():

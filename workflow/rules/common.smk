@@ -8,22 +8,22 @@ from pathlib import Path
 import yaml
 from snakemake.exceptions import WorkflowError
 
-from nertransfer import layout
-from nertransfer.config import ConfigError, ConfigFileError, check_schema, config_files, load_experiment, shadowed_training
-from nertransfer.conll import ConllError
-from nertransfer.experiment import canonical_json
-from nertransfer.fingerprints import check_experiment_data
-from nertransfer.records import set_aside_damaged
-from nertransfer.hub import HubError, check as check_hub, described
-from nertransfer.job_processes import handle_interrupts
-from nertransfer.warm import WarmServer
+from nertransfer.experiment import layout
+from nertransfer.experiment.config import ConfigError, ConfigFileError, check_schema, config_files, load_experiment, shadowed_training
+from nertransfer.data.conll import ConllError
+from nertransfer.experiment.matrix import canonical_json
+from nertransfer.data.fingerprints import check_experiment_data
+from nertransfer.analysis.records import set_aside_damaged
+from nertransfer.model.hub import HubError, check as check_hub, described
+from nertransfer.runtime.job_processes import handle_interrupts
+from nertransfer.runtime.warm import WarmServer
 
-# The schema is checked by nertransfer.config rather than snakemake.utils.validate: one line naming
+# The schema is checked by nertransfer.experiment.config rather than snakemake.utils.validate: one line naming
 # the key, and integers that are integers (validate lets `epochs: 2.0` through).
 try:
     # Snakemake has read the config files already; read again, a key given twice is refused (file, line, key)
     CONFIG_FILES = config_files(workflow.basedir, workflow.overwrite_configfiles)
-    check_schema(config, yaml.safe_load(Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml").read_text()))
+    check_schema(config)  # the schema of the installed package (workflow/schemas/ links to it)
     EXP = load_experiment(config, ".", workflow.basedir)
     # every data file read and checked once per content, before any job; jobs get each file's fingerprint
     DATA = check_experiment_data(EXP, EXP.layout.data_checks)
@@ -93,7 +93,7 @@ def hold_run_marker():
     """While this Snakemake runs jobs, the lock of `<work>/running` names it, so that `nertransfer status` tells a
     job it started and has not yet handed to a process (queued) from one that a stopped or killed run left
     marked incomplete (failed). Released by the kernel when the process ends, however it ends."""
-    from nertransfer.files import FolderBusy, exclusive
+    from nertransfer.data.files import FolderBusy, exclusive
 
     marker = exclusive(L.running, "the run marker")
     try:
@@ -184,7 +184,7 @@ SWALLOWS_INTERRUPTS = (("snakemake/logging.py", "emit"),)
 
 def start_local_run():
     """Every run: a Ctrl-C is never lost. A local run: its jobs stop when Snakemake is interrupted, and
-    (unless `warm_start: false`) they fork from one process that has imported torch (nertransfer.warm).
+    (unless `warm_start: false`) they fork from one process that has imported torch (nertransfer.runtime.warm).
     Cluster executors use neither."""
     handle_interrupts(not_inside=SWALLOWS_INTERRUPTS, stop_jobs=workflow.local_exec)
     if not workflow.local_exec:
@@ -195,7 +195,7 @@ def start_local_run():
 
 def start_allocation_workers():
     """In a cluster allocation (Snakemake running a group job there): long-lived workers that run the group's
-    fine-tunes and evaluations in-process, one per CPU it was given (nertransfer.warm, --reuse)."""
+    fine-tunes and evaluations in-process, one per CPU it was given (nertransfer.runtime.warm, --reuse)."""
     import atexit
 
     slots = workflow.resource_settings.cores if isinstance(workflow.resource_settings.cores, int) else None

@@ -10,58 +10,30 @@ the daemons is ridden out (up to `status-outage-limit-s`). A job that can never 
 beyond what the partition offers) is reported at once and cancelled, as is any job given up.
 A hang-up (SIGHUP) is taken as a Ctrl-C: the run's jobs are cancelled. A job that an earlier run left
 in Slurm for the same working directory is cancelled before its namesake is submitted.
-Jobs are checkpointable: preemption or a time limit requeues them.
+Jobs are checkpointable: preemption or a time limit requeues them. A Slurm job is named after the
+wildcards its jobs share (`finetune:row=tiny/hau/base`); `python -m snakemake_executor_plugin_submitit
+queue` gives the jobs of a working directory and those wildcards, as JSON, to programs that keep
+Snakemake out of their process (queue.py). `allocation-service` starts a command of the profile's
+choosing in each Slurm job around the Snakemake that runs its jobs (service.py).
 This plugin knows nothing of what the jobs do.
+
+What Snakemake's plugin registry looks for here (Executor, ExecutorSettings, common_settings) is
+imported when first asked for (PEP 562): the registry asks at once, so Snakemake sees no
+difference, while the plugin's own command (`python -m snakemake_executor_plugin_submitit queue`,
+__main__.py) starts without importing Snakemake's executor interface or submitit, which would more
+than double what a look at the queue costs (0.26 s against 0.1 s).
 """
 
-from dataclasses import dataclass, field
-from typing import Optional
-
-from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
-
-from .executor import Executor  # noqa: F401  (the registry looks for it here)
+_REGISTERED = {"Executor": "executor", "ExecutorSettings": "settings", "common_settings": "settings"}
+__all__ = list(_REGISTERED)
 
 
-@dataclass
-class ExecutorSettings(ExecutorSettingsBase):
-    partition: Optional[str] = field(default=None, metadata={"help": "Slurm partition (sbatch --partition)"})
-    account: Optional[str] = field(default=None, metadata={"help": "Slurm account (sbatch --account)"})
-    qos: Optional[str] = field(default=None, metadata={"help": "quality of service (sbatch --qos)"})
-    constraint: Optional[str] = field(default=None, metadata={"help": "node features (sbatch --constraint)"})
-    gpu_type: Optional[str] = field(
-        default=None, metadata={"help": "GPU type for --gres=gpu:TYPE:N, e.g. a100 (default: any GPU)"}
-    )
-    sbatch_extra: Optional[str] = field(
-        default=None, metadata={"help": "extra sbatch flags, e.g. '--exclude=node3 --requeue'"}
-    )
-    log_dir: str = field(default="logs/slurm", metadata={"help": "where each job's log folder goes"})
-    max_requeues: int = field(default=3, metadata={"help": "requeues after a time limit or preemption"})
-    signal_delay_s: int = field(
-        default=90, metadata={"help": "seconds before the time limit at which jobs are signalled to checkpoint (at most "
-                                      "a quarter of the job's limit); its running jobs are then asked to stop and "
-                                      "given this long less 15 s before the job is requeued"}
-    )
-    min_poll_seconds: float = field(default=1.0, metadata={"help": "first interval between status checks"})
-    max_poll_seconds: float = field(default=30.0, metadata={"help": "longest interval while nothing changes"})
-    gpu_jobs_at_once: int = field(
-        default=1,
-        metadata={"help": "how many of a group's GPU jobs run side by side on its GPU (their CPUs and memory add up in "
-                          "the allocation); put several jobs in a group with --group-components to use it"},
-    )
-    status_outage_limit_s: float = field(
-        default=3600.0,
-        metadata={"help": "how long to keep jobs while Slurm does not answer status queries (slurmctld down, or "
-                          "sacct down for jobs gone from squeue); past it they are cancelled if possible and reported failed"},
-    )
+def __getattr__(name: str):
+    """The registry's attributes, each imported from its module when first asked for."""
+    if name not in _REGISTERED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-
-common_settings = CommonSettings(
-    non_local_exec=True,
-    implies_no_shared_fs=False,
-    job_deploy_sources=False,
-    pass_default_storage_provider_args=True,
-    pass_default_resources_args=True,
-    pass_envvar_declarations_to_cmd=True,
-    auto_deploy_default_storage_provider=False,
-    init_seconds_before_status_checks=1,
-)
+    value = getattr(importlib.import_module(f".{_REGISTERED[name]}", __name__), name)
+    globals()[name] = value  # asked once
+    return value

@@ -21,12 +21,14 @@ from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from snakemake_interface_executor_plugins.utils import format_cli_arg
 
-from .states import (ACTIVE, FAILED, NEVER_STARTS, SUCCEEDED, active_jobs_in, partition_offer, query_states, result_of,
-                     run, wait_until_gone)
+from . import service as services
+from .queue import job_name, jobs_in
+from .states import ACTIVE, FAILED, NEVER_STARTS, SUCCEEDED, partition_offer, query_states, result_of, run, wait_until_gone
 
 _TIMESTAMP = re.compile(r"^\[\w{3} \w{3} +\d+ [\d:]+ \d{4}\]$")  # how Snakemake begins each event in its log
 MISSING_POLLS_BEFORE_LOST = 3  # a job absent from a working squeue and from sacct this many times in a row is over
-ORPHAN_WAIT_SECONDS = 60  # how long a cancelled job of an earlier run may take to leave the queue (Slurm's default KillWait is 30 s)
+# How long a cancelled job of an earlier run may take to leave the queue (Slurm's default KillWait is 30 s).
+ORPHAN_WAIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Allocation:
 
 
 class ShellCommand:
-    """What submitit runs on the node: one Snakemake job command, checkpointable.
+    """What submitit runs on the node: one Snakemake job command, checkpointable, with the allocation's service
+    (`allocation-service`, service.py) around it when the profile names one.
 
     On preemption or near the time limit submitit calls `checkpoint` (on SIGUSR2, `signal_delay_s` before the
     limit), then requeues the same command, which picks up from whatever state its jobs saved. Before that,
@@ -47,34 +50,55 @@ class ShellCommand:
     that saves its state when asked to stop (a fine-tune finishes its epoch) then loses nothing, where Slurm's
     own SIGTERM at the requeue would give it only KillWait seconds. Shells are left alone (one that gets
     SIGTERM dies at once and orphans its command); Snakemake takes SIGTERM as a graceful stop (no new job).
+    The service is started before the command, which finds its socket in the service's variable, and stopped
+    after the command has ended, or in `checkpoint` once the command's processes have stopped (its workers may be
+    finishing what those processes asked of them until then).
     """
 
-    def __init__(self, command: str, stop_seconds: float = 60.0):
+    def __init__(self, command: str, stop_seconds: float = 60.0, service: Optional[services.Service] = None):
         self.command = command
         self.stop_seconds = stop_seconds
+        self.service = service
         self.process: Optional[subprocess.Popen] = None
+        self.running_service: Optional[services.RunningService] = None
 
     def __getstate__(self):
-        return {"command": self.command, "stop_seconds": self.stop_seconds, "process": None}
+        return {"command": self.command, "stop_seconds": self.stop_seconds, "service": self.service, "process": None,
+                "running_service": None}
 
     def __call__(self) -> None:
-        # Slurm sends its checkpoint signal (USR2) to every process of the job, and USR2 ends a process that does
-        # not handle it: Snakemake, its shells and anything else but the jobs that save their state on it would
-        # die at once, before `checkpoint` could stop them in order. They ignore it (a job may still handle it).
-        self.process = subprocess.Popen(["bash", "-c", self.command], start_new_session=True,
-                                        preexec_fn=lambda: signal.signal(signal.SIGUSR2, signal.SIG_IGN))
-        status = self.process.wait()
+        environment = None
+        if self.service is not None:
+            try:
+                self.running_service = services.start(self.service)
+            except OSError as error:  # no temporary folder, an unwritable log: the jobs run without it
+                print(f"submitit-plugin: could not start the allocation service ({error}); the jobs run without it",
+                      flush=True)
+            if self.running_service is not None and self.running_service.running and self.running_service.socket:
+                environment = {**os.environ, self.service.variable: str(self.running_service.socket)}
+        try:
+            # Slurm sends its checkpoint signal (USR2) to every process of the job, and USR2 ends a process that does
+            # not handle it: Snakemake, its shells and anything else but the jobs that save their state on it would
+            # die at once, before `checkpoint` could stop them in order. They ignore it (a job may still handle it).
+            self.process = subprocess.Popen(["bash", "-c", self.command], env=environment, start_new_session=True,
+                                            preexec_fn=services.ignore_checkpoint_signal)
+            status = self.process.wait()
+        finally:
+            if self.running_service is not None:
+                self.running_service.stop()
         if status != 0:
             raise subprocess.CalledProcessError(status, ["bash", "-c", self.command])
 
     def checkpoint(self, *args, **kwargs) -> submitit.helpers.DelayedSubmission:
+        started = time.monotonic()
         if self.process is not None and self.process.returncode is None:
-            started = time.monotonic()
             signalled, stopped = stop_processes(self.process.pid, self.stop_seconds)
             print(f"submitit-plugin: asked the command's processes to stop ({', '.join(sorted(set(signalled)))}); "
                   + (f"all ended after {time.monotonic() - started:.0f} s" if stopped else
                      f"some still ran after {self.stop_seconds:.0f} s"), flush=True)
-        return submitit.helpers.DelayedSubmission(ShellCommand(self.command, self.stop_seconds))
+        if self.running_service is not None:
+            self.running_service.stop(max(1.0, self.stop_seconds - (time.monotonic() - started)))
+        return submitit.helpers.DelayedSubmission(ShellCommand(self.command, self.stop_seconds, self.service))
 
 
 SHELLS = {"bash", "sh", "dash", "zsh", "ksh"}
@@ -196,21 +220,29 @@ class Executor(RemoteExecutor):
         hang_up_as_interrupt()
 
     # -- submission ---------------------------------------------------------------------------
+    @staticmethod
+    def shared_wildcards(job: JobExecutorInterface) -> Dict[str, str]:
+        """The wildcards every Snakemake job of `job` (one job, or the jobs of a group) has, with the same value."""
+        members = list(job.jobs) if job.is_group() else [job]
+        wildcards = [dict(getattr(member, "wildcards_dict", {}) or {}) for member in members]
+        return {k: str(v) for k, v in wildcards[0].items() if all(w.get(k) == v for w in wildcards)}
+
+    @staticmethod
+    def rule_or_group(job: JobExecutorInterface) -> str:
+        """What a Slurm job's name and log folder begin with: its rule, or its group without the instance."""
+        return job.groupid.split("@")[0] if job.is_group() else job.name  # a group `name@instance` goes by its name
+
     def log_folder(self, job: JobExecutorInterface) -> Path:
         """`<log-dir>/<rule or group>/<values of the wildcards its jobs share>`, e.g. logs/slurm/finetune/tiny/hau/base
         for a group of every seed of a row (logs/slurm/finetune/tiny/hau/base/1 when the group holds seed 1 alone)."""
-        members = list(job.jobs) if job.is_group() else [job]
-        wildcards = [dict(getattr(member, "wildcards_dict", {}) or {}) for member in members]
-        shared = {k: v for k, v in wildcards[0].items() if all(w.get(k) == v for w in wildcards)}
-        label = "/".join(str(value) for value in shared.values()) or f"job{job.jobid}"
-        name = job.groupid.split("@")[0] if job.is_group() else job.name  # a group `name@instance` logs under name
-        return Path(self.settings.log_dir) / name / re.sub(r"[^\w./=-]", "_", label)
+        label = "/".join(self.shared_wildcards(job).values()) or f"job{job.jobid}"
+        return Path(self.settings.log_dir) / self.rule_or_group(job) / re.sub(r"[^\w./=-]", "_", label)
 
     def job_name(self, job: JobExecutorInterface) -> str:
-        """`<rule or group>:<values of the wildcards its jobs share>` (e.g. finetune:tiny/hau/base): squeue then tells
-        which outputs a Slurm job is working on, as a status view needs."""
-        folder = self.log_folder(job)
-        return f"{folder.relative_to(self.settings.log_dir).parts[0]}:{'/'.join(folder.relative_to(self.settings.log_dir).parts[1:])}"
+        """`<rule or group>:<wildcard>=<value>,...` for the wildcards its jobs share (e.g. finetune:row=tiny/hau/base):
+        squeue then tells which Snakemake jobs a Slurm job runs, as a status view needs (queue.wildcards_of reads it
+        back, `python -m snakemake_executor_plugin_submitit queue` gives it to programs that keep Snakemake out)."""
+        return job_name(self.rule_or_group(job), self.shared_wildcards(job))
 
     def allocation(self, job: JobExecutorInterface) -> Allocation:
         """What one Slurm job asks for, and the limits the Snakemake it runs keeps to on the node.
@@ -262,6 +294,14 @@ class Executor(RemoteExecutor):
         }
         return {key: value for key, value in parameters.items() if value not in (None, {})}
 
+    def service(self, folder: Path, cpus: int) -> Optional[services.Service]:
+        """The profile's `allocation-service` for a Slurm job of `cpus` CPUs logging to `folder`, if it names one."""
+        command = (self.settings.allocation_service or "").strip()
+        if not command:
+            return None
+        return services.Service(command.replace("{cpus}", str(cpus)), self.settings.allocation_service_env,
+                                str(folder.resolve()))
+
     def get_job_args(self, job: JobExecutorInterface) -> str:
         """A group runs inside its allocation: its Snakemake gets the allocation's CPUs and, as `--resources`, its
         memory and GPU slots (or, for a group without GPU jobs, the run's own `resources:` limits). It always keeps
@@ -274,7 +314,8 @@ class Executor(RemoteExecutor):
         allocation = self.allocation(job)
         limits = allocation.node_limits
         if limits is None:
-            given = {name: getattr(value, "value", value) for name, value in getattr(self.workflow, "global_resources", {}).items()}
+            resources = getattr(self.workflow, "global_resources", {})
+            given = {name: getattr(value, "value", value) for name, value in resources.items()}
             limits = {name: value for name, value in given.items()
                       if name not in ("_cores", "_nodes") and isinstance(value, int) and not isinstance(value, bool)}
         else:
@@ -299,7 +340,10 @@ class Executor(RemoteExecutor):
         earlier run's (its plan may have changed since), and one held or bound to fail would never give this run
         its outputs."""
         if self.orphans is None:  # before this run submitted anything: every job found is an earlier run's
-            self.orphans, error = active_jobs_in(os.getcwd())
+            found, error = jobs_in(os.getcwd())
+            self.orphans = {}
+            for queued in found:
+                self.orphans.setdefault(queued.name, []).append(queued.id)
             if error:
                 self.logger.warning(f"Could not look for jobs an earlier run left in Slurm ({error}): if one still "
                                     f"runs here, cancel it by hand, or it works beside its replacement.")
@@ -322,8 +366,10 @@ class Executor(RemoteExecutor):
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_requeues)
         parameters = self.slurm_parameters(job)
         executor.update_parameters(**parameters)
+        command = ShellCommand(self.format_job_exec(job), stop_seconds(parameters["signal_delay_s"]),
+                               self.service(folder, parameters["cpus_per_task"]))
         try:
-            submitted = executor.submit(ShellCommand(self.format_job_exec(job), stop_seconds(parameters["signal_delay_s"])))
+            submitted = executor.submit(command)
         except Exception as error:  # sbatch refused: say why, with the job
             raise WorkflowError(f"sbatch refused {job.name} (log folder {folder}): {error}") from error
         minutes = parameters["time"]

@@ -9,7 +9,6 @@ so that an outage of slurmctld is not taken for jobs that left the queue.
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import time
@@ -48,12 +47,12 @@ class QueueAnswer:
     accounting_error: Optional[str] = None  # sacct failed (off or down): jobs gone from squeue are not known there
 
 
-def run(command: List[str]) -> tuple[Optional[str], Optional[str]]:
+def run(command: List[str], timeout: float = TIMEOUT_SECONDS) -> tuple[Optional[str], Optional[str]]:
     """(stdout, None) when the command succeeded, (None, why) when it failed or timed out."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None, f"{command[0]} did not answer within {TIMEOUT_SECONDS} s"
+        return None, f"{command[0]} did not answer within {timeout:.0f} s"
     except OSError as error:
         return None, f"{command[0]} could not run: {error}"
     if done.returncode != 0:
@@ -113,20 +112,6 @@ def partition_offer(partition: Optional[str]) -> str:
         if (partition and name == partition) or (not partition and default):
             offers.append(f"partition {name!r}: nodes of {cpus} CPUs, {memory} MB memory, GRES {gres}, time limit {limit}")
     return "; ".join(dict.fromkeys(offers)) or f"no partition {partition!r} in sinfo"
-
-
-def active_jobs_in(folder: str | Path) -> tuple[Dict[str, List[str]], Optional[str]]:
-    """Job name -> ids of this user's jobs still queued or running with `folder` as their working directory (squeue's
-    %Z), and None; or ({}, why) when squeue failed. Jobs of other folders are never listed, so never touched."""
-    out, error = run(["squeue", "--noheader", "--me", "--states=all", "--format=%i|%T|%j|%Z"])
-    if error:
-        return {}, error
-    here, jobs = os.path.realpath(folder), {}
-    for line in out.splitlines():
-        job_id, state, name, workdir = (line.strip().split("|", 3) + [""] * 4)[:4]
-        if state in ACTIVE and workdir and os.path.realpath(workdir) == here:
-            jobs.setdefault(name, []).append(job_id)
-    return jobs, None
 
 
 def wait_until_gone(job_ids: List[str], seconds: float) -> bool:

@@ -19,8 +19,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (CONFIG, PROFILE, REPO, RESOURCES, SCRIPTS, make_mini_corpus, plan, set_config, snakemake,
-                      snakemake_command, start_cluster)
+from conftest import (
+    CONFIG,
+    PROFILE,
+    REPO,
+    RESOURCES,
+    SCRIPTS,
+    make_mini_corpus,
+    plan,
+    set_config,
+    snakemake,
+    snakemake_command,
+    start_cluster,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -134,7 +145,8 @@ def test_a_short_time_limit_gets_a_signal_delay_to_scale_and_a_warning(cluster, 
     output = result.stdout + result.stderr
     (script,) = (workdir / "logs" / "slurm").rglob("*_submission.sh")
     assert "#SBATCH --signal=USR2@30\n" in script.read_text() and "#SBATCH --time=2\n" in script.read_text()
-    assert "finetune:mini/hau/base/1 has a time limit of 2 min: it is signalled to checkpoint 30 s before it" in output, \
+    assert ("finetune:row=mini/hau/base,seed=1 has a time limit of 2 min: it is signalled to checkpoint 30 s "
+            "before it") in output, \
         output[-3000:]
 
 
@@ -155,7 +167,8 @@ def test_a_killed_fine_tune_in_an_allocation_keeps_its_neighbours_finished_work_
                                                                                                              tmp_path):
     """Two seeds of a row in one allocation; seed 1's warm worker is killed (kill -9) mid-training. The node's
     Snakemake keeps going (seed 2 finishes, and is evaluated), the run keeps seed 2's outputs, a rerun trains
-    seed 1 only, and the workers' log says which signal ended which command."""
+    seed 1 only, and the workers' log says which signal ended which command. The workers are the profile's
+    allocation service, which the executor starts beside the group's Snakemake and stops after it."""
     config = one_cell(epochs=25)
     config["experiment"]["seeds"] = [1, 2]
     workdir = new_workdir(tmp_path / "neighbour", config)
@@ -164,7 +177,8 @@ def test_a_killed_fine_tune_in_an_allocation_keeps_its_neighbours_finished_work_
     try:
         deadline = time.time() + 180
         while time.time() < deadline and run.poll() is None and not all(
-                (logs / f"seed{seed}.log").exists() and '"epoch": 2,' in (logs / f"seed{seed}.log").read_text() for seed in (1, 2)):
+                (logs / f"seed{seed}.log").exists() and '"epoch": 2,' in (logs / f"seed{seed}.log").read_text()
+                for seed in (1, 2)):
             time.sleep(0.2)
         (worker,) = processes_writing_to(logs / "seed1.log", "warm-server")
         os.kill(worker, signal.SIGKILL)
@@ -182,12 +196,33 @@ def test_a_killed_fine_tune_in_an_allocation_keeps_its_neighbours_finished_work_
     seed2 = workdir / "work" / "runs" / "mini" / "hau" / "base" / "seed2"
     assert (seed2 / "train" / "epochs.jsonl").exists() and (seed2 / "model").exists()
     assert '"epoch": 25,' in (logs / "seed2.log").read_text()
-    (workers_log,) = (workdir / "work" / "logs" / "workers").glob("*.log")
+    (workers_log,) = (workdir / "logs" / "slurm").rglob("*_service.log")  # beside the Slurm job's own log
     text = workers_log.read_text()
     assert re.search(rf"worker {worker} was killed by signal SIGKILL while running nertransfer train .*seed1", text), text
+    assert "warm server: long-lived workers, 2 at once" in text  # one per CPU of the allocation (2 fine-tunes x 1)
+    assert not processes_writing_to(workers_log, "warm-server")  # stopped with the group's Snakemake
     again = [(rule, wildcards) for rule, wildcards in plan(workdir, "results/zero_shot.csv") if rule in ("train", "evaluate")]
     assert sorted(again) == [("evaluate", "row=mini/hau/base, seed=1, language=hau"),
                              ("train", "row=mini/hau/base, seed=1")], again
+
+
+@pytest.mark.parametrize("how", ["warm_start: false", "no allocation service"])
+def test_without_warm_starts_each_job_of_an_allocation_runs_in_its_own_process(cluster, tmp_path, how):
+    """`warm_start: false` in the config: the jobs are not told where the workers listen (they idle); the profile's
+    service turned off on the command line: no workers are started at all."""
+    config = one_cell(epochs=1)
+    config["warm_start"] = how != "warm_start: false"
+    workdir = new_workdir(tmp_path / "cold", config)
+    off = ["--submitit-allocation-service", ""] if how == "no allocation service" else []
+    result = on_slurm(workdir, "results/zero_shot.csv", *off, check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    logs = list((workdir / "logs" / "slurm").rglob("*_service.log"))
+    if how == "no allocation service":
+        assert logs == []
+    else:
+        (log,) = logs
+        text = log.read_text()
+        assert "starting the allocation service: nertransfer warm-server" in text and "runs nertransfer" not in text, text
 
 
 def interrupt_a_run_of_two_jobs(workdir: Path, number: signal.Signals) -> str:
@@ -242,7 +277,7 @@ def test_a_job_an_earlier_run_left_in_slurm_is_cancelled_before_its_replacement_
     workdir = new_workdir(tmp_path / "rerun", one_cell(epochs=1))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    name = "finetune:mini/hau/base/1"  # the executor's name for the run's one job: <group>:<row>/<seed>
+    name = "finetune:row=mini/hau/base,seed=1"  # the executor's name for the run's one job: <group>:<wildcards>
     orphan, other = hold_a_job(name, workdir), hold_a_job(name, elsewhere)
     try:
         result = on_slurm(workdir, "results/zero_shot.csv", check=False)
@@ -428,3 +463,33 @@ def test_the_status_of_a_running_matrix_shows_queued_running_and_done_cells_at_o
     finally:
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: cancels what it submitted
         run.communicate(timeout=120)
+
+
+def test_the_plugins_queue_lists_this_folders_jobs_with_the_wildcards_their_names_give(cluster, tmp_path):
+    """`python -m snakemake_executor_plugin_submitit queue`, what `nertransfer status` reads, against a real squeue: the
+    jobs of this folder (reached by any path), with their state and the wildcards the executor named them after;
+    not a second clone's job of the same name, nor one of this folder that has ended."""
+    here, elsewhere = tmp_path / "run", tmp_path / "another clone"
+    here.mkdir()
+    elsewhere.mkdir()
+    (tmp_path / "link").symlink_to(here)
+    held = {name: hold_a_job(name, folder) for name, folder in
+            [("finetune:row=mini/hau/base", here), ("evaluate:row=mini/luo/base,seed=2,language=h%C3%A4u", tmp_path / "link"),
+             ("finetune:row=mini/hau/base,seed=1", elsewhere), ("interactive", here)]}
+    ended = subprocess.run(["sbatch", "--parsable", "--job-name", "finetune:row=mini/swa/base", "--chdir", str(here),
+                            "--output=/dev/null", "--wrap", "true"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and ended in queued():
+            time.sleep(0.5)
+        done = subprocess.run([sys.executable, "-m", "snakemake_executor_plugin_submitit", "queue", "--workdir", str(here)],
+                              capture_output=True, text=True, check=True)
+        report = json.loads(done.stdout)
+        assert report["problem"] == "" and report["scheduler"] == "Slurm"
+        jobs = {job["id"]: (job["state"], job["running"], job["wildcards"]) for job in report["jobs"]}
+        assert jobs == {held["finetune:row=mini/hau/base"]: ("PENDING", False, {"row": "mini/hau/base"}),
+                        held["evaluate:row=mini/luo/base,seed=2,language=h%C3%A4u"]: (
+                            "PENDING", False, {"row": "mini/luo/base", "seed": "2", "language": "häu"}),
+                        held["interactive"]: ("PENDING", False, {})}, report
+    finally:
+        subprocess.run(["scancel", *held.values()], capture_output=True)

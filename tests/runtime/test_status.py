@@ -19,17 +19,18 @@ from conftest import CONFIG, REPO, set_config
 pytestmark = pytest.mark.slow
 
 
-def status(workdir, *args) -> subprocess.CompletedProcess:
+def status(workdir, *args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "nertransfer", "status", "--configfile", str(workdir / "config.yaml"),
-                           "-d", str(workdir), *map(str, args)], capture_output=True, text=True)
+                           "-d", str(workdir), *map(str, args)], capture_output=True, text=True, env=env)
 
 
-def states(workdir) -> dict[str, tuple[str, str, str]]:
+def states(workdir, env=None) -> dict[str, tuple[str, str, str]]:
     import csv
 
-    result = status(workdir, "--csv", "-")
+    result = status(workdir, "--csv", "-", env=env)
     assert result.returncode == 0, result.stderr
-    return {f"{r['row']}/seed{r['seed']}": (r["state"], r["detail"], r["log"]) for r in csv.DictReader(result.stdout.splitlines())}
+    rows = csv.DictReader(result.stdout.splitlines())
+    return {f"{r['row']}/seed{r['seed']}": (r["state"], r["detail"], r["log"]) for r in rows}
 
 
 @pytest.fixture
@@ -91,16 +92,17 @@ def test_a_running_fine_tune_shows_its_epoch_and_a_killed_one_its_log(copy):
 
 def test_a_queued_cell_is_read_from_the_slurm_queue_and_the_matrix_is_written_as_csv_html_and_png(copy, tmp_path):
     from nertransfer.experiment.config import load_experiment, read_config
-    from nertransfer.runtime.status import SlurmJob, SlurmQueue, matrix_status
+    from nertransfer.runtime.status import CellState, ClusterQueue, QueuedJob, matrix_status
     from nertransfer.runtime.status_views import terminal, write_html, write_png
 
     config = read_config(REPO, [copy / "config.yaml"])
     config["experiment"]["seeds"] = [1, 2]
     os.chdir(copy)
     experiment = load_experiment(config, copy, REPO)
-    queue = SlurmQueue((SlurmJob("41", "finetune:mini/hau/base", "PENDING"), SlurmJob("42", "other:job", "RUNNING")))
+    queue = ClusterQueue((QueuedJob("41", "PENDING", False, {"row": "mini/hau/base"}), QueuedJob("42", "RUNNING", True)),
+                         scheduler="Slurm")
     rows = matrix_status(experiment, copy, queue=queue)
-    assert rows["mini/hau/base"][2].state == "queued" and rows["mini/luo/base"][2].state == "not started"
+    assert rows["mini/hau/base"][2] == CellState("queued", "Slurm: pending") and rows["mini/luo/base"][2].state == "not started"
     assert "\033[" in terminal(rows, colour=True) and "✓ done 4" in terminal(rows, colour=False)
     write_html(rows, tmp_path / "status.html")
     write_png(rows, tmp_path / "status.png")
@@ -213,7 +215,8 @@ def test_only_slurm_jobs_of_this_run_folder_are_read_as_its_cells(copy, cluster,
     submitted = []
     try:
         for folder in (elsewhere, copy):
-            out = subprocess.run(["sbatch", "--hold", "--parsable", "--job-name", "finetune:mini/hau/base", "--chdir", str(folder),
+            out = subprocess.run(["sbatch", "--hold", "--parsable", "--job-name", "finetune:row=mini/hau/base",
+                                  "--chdir", str(folder),
                                   "--output", "/dev/null", "--wrap", "sleep 60"], capture_output=True, text=True, check=True)
             submitted.append(out.stdout.strip().split(";")[0])
             found = states(copy)
@@ -222,3 +225,38 @@ def test_only_slurm_jobs_of_this_run_folder_are_read_as_its_cells(copy, cluster,
             assert found["mini/hau/base/seed1"][0] == "done" and found["mini/luo/base/seed2"][0] == "not started"
     finally:
         subprocess.run(["scancel", *submitted], check=False)
+
+
+def on_path(folder, squeue: str | None) -> dict:
+    """An environment whose PATH holds only `folder`, with a `squeue` that runs `squeue` (None: no Slurm here)."""
+    folder.mkdir()
+    if squeue is not None:
+        (folder / "squeue").write_text(f"#!/bin/sh\nPATH=/usr/bin:/bin\n{squeue}\n")
+        (folder / "squeue").chmod(0o755)
+    return {**os.environ, "PATH": str(folder)}
+
+
+def test_status_learns_the_queues_cells_from_the_executor_plugin(copy, tmp_path):
+    """The queue comes from `python -m snakemake_executor_plugin_submitit queue` (a fake squeue under it): a job of this
+    folder named for a row queues every seed of it that is not done, one named for a row and seed that cell alone;
+    a job of another folder, or of a name the executor did not give, queues nothing."""
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    config["experiment"]["seeds"] = [1, 2, 3]
+    set_config(copy, config)
+    lines = [f"41|PENDING|{copy}|finetune:row=mini/hau/base", f"42|REQUEUED|{copy}|finetune:row=mini/luo/base,seed=3",
+             f"43|PENDING|{tmp_path}|finetune:row=mini-b/hau/base", f"44|PENDING|{copy}|finetune:mini-b/luo/base"]
+    found = states(copy, env=on_path(tmp_path / "bin", "cat <<'END'\n" + "\n".join(lines) + "\nEND"))
+    assert found["mini/hau/base/seed1"][0] == "done"  # done stays done, whatever the queue holds
+    assert found["mini/hau/base/seed2"][:2] == found["mini/hau/base/seed3"][:2] == ("queued", "Slurm: pending")
+    assert found["mini/luo/base/seed3"][:2] == ("queued", "Slurm: requeued")
+    assert found["mini/luo/base/seed2"][0] == "not started"
+    assert {found[f"mini-b/{language}/base/seed{seed}"][0] for language in ("hau", "luo") for seed in (2, 3)} == {"not started"}
+
+
+def test_without_slurm_status_shows_an_empty_queue_and_says_when_slurm_did_not_answer(copy, tmp_path):
+    quiet = status(copy, env=on_path(tmp_path / "none", None))
+    assert quiet.returncode == 0 and "did not answer" not in quiet.stderr, quiet.stderr
+    down = status(copy, env=on_path(tmp_path / "down", "echo 'squeue: error: Unable to contact slurm controller' >&2; exit 1"))
+    assert down.returncode == 0
+    assert ("nertransfer status: note: Slurm did not answer (squeue exited 1: squeue: error: Unable to contact slurm "
+            "controller): cells queued or running on the cluster show as not started") in down.stderr, down.stderr

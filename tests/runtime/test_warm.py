@@ -34,7 +34,8 @@ def nertransfer(*args, socket=None, **options):
     env = {k: v for k, v in os.environ.items() if k != "NERTRANSFER_WARM_SOCKET"}
     if socket:
         env["NERTRANSFER_WARM_SOCKET"] = str(socket)
-    return subprocess.run([sys.executable, "-m", "nertransfer", *map(str, args)], env=env, capture_output=True, text=True, **options)
+    return subprocess.run([sys.executable, "-m", "nertransfer", *map(str, args)], env=env, capture_output=True, text=True,
+                          **options)
 
 
 def train_args(checkpoint, corpus, output):
@@ -182,6 +183,38 @@ def test_a_cell_trained_by_a_worker_after_other_jobs_gives_the_model_of_a_fresh_
                                                         socket=workers).stderr  # an error leaves the worker serving
 
 
+def test_the_slurm_profiles_allocation_service_starts_workers_that_serve_and_stop_on_sigterm(tmp_path):
+    """The command the executor runs in each allocation (workflow/profiles/slurm: submitit-allocation-service), with
+    the socket and CPUs it fills in: jobs announced in the variable the profile names run in its workers, and the
+    SIGTERM that stops it at the allocation's end leaves no socket behind."""
+    import shlex
+
+    import yaml
+
+    from conftest import PROFILE
+
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    socket_path = tmp_path / "socket"
+    command = profile["submitit-allocation-service"].replace("{socket}", shlex.quote(str(socket_path))).replace("{cpus}", "1")
+    bin_folder = str(Path(sys.executable).parent)  # where the workflow puts the package's console script on PATH
+    service = subprocess.Popen(["bash", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}"})
+    try:
+        deadline = time.time() + 30
+        while not socket_path.exists() and time.time() < deadline and service.poll() is None:
+            time.sleep(0.05)
+        result = subprocess.run([sys.executable, "-m", "nertransfer", "evaluate", "--model", tmp_path, "--test",
+                                 tmp_path / "missing.txt", "--predictions", tmp_path / "p", "--metrics", tmp_path / "m"],
+                                env={**os.environ, profile["submitit-allocation-service-env"]: str(socket_path)},
+                                capture_output=True, text=True)
+        assert result.returncode == 1 and "missing.txt: file not found" in result.stderr
+    finally:
+        service.terminate()
+        output, _ = service.communicate(timeout=60)
+    assert "long-lived workers, 1 at once" in output and "runs nertransfer evaluate" in output, output
+    assert not socket_path.exists()
+
+
 def test_killing_a_job_run_by_a_worker_stops_its_work_and_another_worker_takes_over(workers, tmp_path, tiny_checkpoint,
                                                                                      mini_corpus):
     kill_a_fine_tune_at_work(workers, tmp_path / "killed", tiny_checkpoint, mini_corpus, epochs=500)
@@ -205,7 +238,8 @@ def test_at_most_slots_jobs_run_at_once_and_the_others_wait_their_turn(tmp_path,
         assert [job.wait(timeout=300) for job in jobs] == [0, 0]
     finally:
         server.stop()
-    spans = [((tmp_path / n / "train_config.json").stat().st_mtime, json.loads((tmp_path / n / "train_config.json").read_text())["seconds"])
+    spans = [((tmp_path / n / "train_config.json").stat().st_mtime,
+              json.loads((tmp_path / n / "train_config.json").read_text())["seconds"])
              for n in ("first", "second")]
     (end_a, took_a), (end_b, took_b) = sorted(spans)
     assert end_b - took_b >= end_a - 0.5  # the later one started when the earlier one had ended

@@ -3,7 +3,7 @@
 One row per fine-tuned model (every axis but the seed), one column per seed. A cell is:
 
     not started   nothing of it exists (or its evaluations are missing: the next run makes them)
-    queued        a Slurm job of this run's folder that will run it is pending
+    queued        a cluster job of this run's folder that will run it is pending
     running       a process holds its fine-tune or one of its evaluations: epoch k of N, dev F1, time left
     done          trained and evaluated on every evaluation language, every record whole and up to date
     failed        its last attempt ended without its outputs, or a record is damaged: what to read is named
@@ -16,9 +16,17 @@ set aside is damaged here), data compared by content (the SHA-256 each job recor
 which the workflow passes to each job as a parameter), Snakemake's own markers of outputs whose job
 did not finish (.snakemake/incomplete: the next run makes them again), the locks a running
 fine-tune or evaluation holds (a lock whose holder died is no longer held), the epoch a saved state
-resumes after (`train.state/state.json`), and, on Slurm, one squeue call whose jobs are kept only
-when they run in this run's folder. It keeps no books of its own and locks nothing, so it works
-while a run is going on.
+resumes after (`train.state/state.json`), and, on a cluster, the queue's jobs that run in this run's
+folder with the wildcards of the jobs each runs. It keeps no books of its own and locks nothing, so
+it works while a run is going on.
+
+The queue comes from the executor plugin, which alone knows the scheduler (its commands, and how it names a job
+after the wildcards the job runs): `python -m snakemake_executor_plugin_submitit queue --workdir DIR` prints it as
+JSON. A command rather than an import: this package imports neither Snakemake nor the plugin, whose package serves
+Snakemake's plugin registry (tests/test_architecture.py), so the two meet only at that command line and its JSON;
+it costs one Python start per look (~0.1 s: the command imports nothing of Snakemake). Without a scheduler on this
+machine the plugin answers with an empty queue; when the scheduler or the plugin did not answer, `queue_note` says
+so and cells on the cluster show as not started.
 """
 
 from __future__ import annotations
@@ -28,16 +36,16 @@ import json
 import os
 import socket
 import subprocess
-import time
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from nertransfer.experiment.matrix import Cell, Experiment
+from nertransfer.analysis.records import damage, run_records
 from nertransfer.data.files import lock_holder
 from nertransfer.data.fingerprints import file_sha256
 from nertransfer.experiment.layout import STATE_SUMMARY, TRAIN_CONFIG
-from nertransfer.analysis.records import damage, run_records
+from nertransfer.experiment.matrix import Cell, Experiment
 
 STATES = ("not started", "queued", "running", "done", "failed", "invalidated")
 
@@ -49,68 +57,77 @@ class CellState:
     log: str = ""  # the log to read
 
 
+# The workflow's wildcards of a cell (workflow/rules/common.smk: `{row}/seed{seed}`): what a queued job runs is
+# told by them, a job of every seed of a row (one allocation per row) by the row alone.
+ROW, SEED = "row", "seed"
+QUEUE_COMMAND = ("-m", "snakemake_executor_plugin_submitit", "queue")  # run with this Python
+QUEUE_TIMEOUT_SECONDS = 60  # the plugin waits 30 s for the scheduler; Python and the plugin start in the rest
+
+
 @dataclass(frozen=True)
-class SlurmJob:
-    """A job of the Slurm queue that runs in this run's folder (the executor names it `<group>:<wildcards>`)."""
+class QueuedJob:
+    """A job of the cluster's queue that runs in this run's folder, as the executor plugin reports it."""
 
     id: str
-    name: str
-    state: str  # PENDING, RUNNING, ...
+    state: str  # the scheduler's word (PENDING, RUNNING, ...), shown as it is
+    running: bool
+    wildcards: Mapping[str, str] = field(default_factory=dict)  # of the Snakemake jobs it runs ({}: not the workflow's)
 
 
 @dataclass(frozen=True)
-class SlurmQueue:
-    jobs: tuple[SlurmJob, ...] = ()
-    problem: str = ""  # why the queue could not be read ("" when it was, or when there is no Slurm)
+class ClusterQueue:
+    """What the executor plugin said of the queue: its jobs in this run's folder, or why it could not say."""
+
+    jobs: tuple[QueuedJob, ...] = ()
+    problem: str = ""  # why the queue could not be read ("" when it was, or when there is no scheduler)
+    scheduler: str = "cluster"  # its name, for the reader (the plugin's: Slurm)
 
 
 def row_of(cell: Cell) -> str:
     return cell.id.rsplit("/", 1)[0]
 
 
-def slurm_queue(workdir: str | Path = ".") -> SlurmQueue:
-    """This user's queued and running jobs whose working directory is `workdir` (a second clone's jobs are not
-    this run's), from one squeue call; empty without Slurm, with `problem` when Slurm did not answer."""
+def cluster_queue(workdir: str | Path = ".") -> ClusterQueue:
+    """This user's queued and running jobs whose working directory is `workdir` (a second clone's jobs are not this
+    run's), from the executor plugin; empty without a scheduler, with `problem` when it or the plugin did not answer."""
+    command = [sys.executable, *QUEUE_COMMAND, "--workdir", os.path.realpath(workdir)]
     try:
-        done = subprocess.run(["squeue", "--noheader", "--me", "--format=%i|%j|%T|%Z"], capture_output=True, text=True,
-                              timeout=30)
-    except FileNotFoundError:
-        return SlurmQueue()
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return SlurmQueue(problem=f"squeue did not answer ({error})")
-    if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or [""])[0]
-        return SlurmQueue(problem=f"squeue exited {done.returncode}: {first[:160]}")
-    here = os.path.realpath(workdir)
-    jobs = []
-    for line in done.stdout.splitlines():
-        fields = line.split("|", 3)
-        if len(fields) == 4 and os.path.realpath(fields[3]) == here:
-            jobs.append(SlurmJob(fields[0], fields[1], fields[2]))
-    return SlurmQueue(tuple(jobs))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=QUEUE_TIMEOUT_SECONDS)
+        report = json.loads(done.stdout) if done.returncode == 0 else None
+    except subprocess.TimeoutExpired:
+        return ClusterQueue(problem=f"the executor plugin's queue did not answer within {QUEUE_TIMEOUT_SECONDS} s")
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        return ClusterQueue(problem=f"the executor plugin's queue command exited {done.returncode}: {last[:160]}")
+    jobs = tuple(QueuedJob(str(job["id"]), job["state"], bool(job["running"]), dict(job.get("wildcards") or {}))
+                 for job in report.get("jobs", []))
+    return ClusterQueue(jobs, report.get("problem") or "", report.get("scheduler") or "cluster")
 
 
-def queue_note(queue: SlurmQueue) -> str:
+def queue_note(queue: ClusterQueue) -> str:
     """A line for the reader when the queue could not be read ("" otherwise)."""
-    return (f"Slurm did not answer ({queue.problem}): cells queued or running on the cluster show as not started"
-            if queue.problem else "")
+    if not queue.problem:
+        return ""
+    why = queue.problem.strip().splitlines()[0][:200]
+    return f"{queue.scheduler} did not answer ({why}): cells queued or running on the cluster show as not started"
 
 
 def stale_lock_note(experiment: Experiment, workdir: str | Path = ".") -> str:
     """A line when Snakemake's own lock of the folder was left by a run that no longer runs (killed with -9, or its
     machine went down): the next `snakemake` would refuse to start until it is unlocked ("" otherwise)."""
     locks = Path(workdir, ".snakemake", "locks")
-    if not (locks.is_dir() and any(locks.iterdir())) or _at_work(Path(workdir, experiment.layout.running), SlurmQueue()):
+    if not (locks.is_dir() and any(locks.iterdir())) or _at_work(Path(workdir, experiment.layout.running), ClusterQueue()):
         return ""
     return ("Snakemake's lock of this folder was left by a run that is no longer running: run `snakemake --unlock` "
             "(with the same options) before the next run")
 
 
-def _row_jobs(cell: Cell, queue: SlurmQueue) -> list[SlurmJob]:
-    """The jobs that run `cell`'s row or the cell itself: the executor names a job `<group>:<wildcards its jobs
-    share>`, the row and seed (`finetune:tiny/hau/base/1`) or the row alone for a job of several seeds."""
-    names = {row_of(cell), f"{row_of(cell)}/{cell.seed}"}
-    return [job for job in queue.jobs if job.name.split(":", 1)[-1] in names]
+def _cell_jobs(cell: Cell, queue: ClusterQueue) -> list[QueuedJob]:
+    """The jobs that run `cell`: their jobs share its row and seed, or its row alone (a job of several seeds)."""
+    return [job for job in queue.jobs
+            if job.wildcards.get(ROW) == row_of(cell) and job.wildcards.get(SEED, str(cell.seed)) == str(cell.seed)]
 
 
 def _incomplete(workdir: Path) -> set[str]:
@@ -148,8 +165,8 @@ def _last_epoch(log: Path) -> dict | None:
     return None
 
 
-def _at_work(folder: str | Path, queue: SlurmQueue) -> bool:
-    """Whether a live process holds `folder`'s lock: one on this host that still runs, or one in a Slurm job of
+def _at_work(folder: str | Path, queue: ClusterQueue) -> bool:
+    """Whether a live process holds `folder`'s lock: one on this host that still runs, or one in a cluster job of
     this run's folder that the queue says is running (a lock whose holder died stays behind, unheld)."""
     holder = lock_holder(folder)
     if holder is None:
@@ -162,7 +179,7 @@ def _at_work(folder: str | Path, queue: SlurmQueue) -> bool:
         except PermissionError:
             return True
         return True
-    return holder.slurm_job is not None and any(job.id == holder.slurm_job and job.state == "RUNNING" for job in queue.jobs)
+    return holder.slurm_job is not None and any(job.id == holder.slurm_job and job.running for job in queue.jobs)
 
 
 def _saved_epoch(state_dir: Path, data: Mapping[str, str], content: "_Contents") -> int | None:
@@ -257,7 +274,7 @@ def _out_of_date(experiment: Experiment, cell: Cell, summary: Mapping, records: 
 class _Facts:
     """What status reads once per call, beside the work folder itself."""
 
-    queue: SlurmQueue
+    queue: ClusterQueue
     incomplete: set[str]
     content: _Contents
     snakemake_running: bool  # a Snakemake runs jobs of this work folder (the lock of layout.running names it)
@@ -271,7 +288,7 @@ def cell_state(experiment: Experiment, cell: Cell, facts: _Facts) -> CellState:
     languages = experiment.evaluation_languages(cell)
     evaluations = [Path(layout.metrics(cell.id, language)) for language in languages]
     evaluated = [path for path in evaluations if path.exists()]
-    jobs = _row_jobs(cell, facts.queue)
+    jobs = _cell_jobs(cell, facts.queue)
     training = _at_work(state_dir, facts.queue)
     evaluating = [path.parent.name for path in evaluations if _at_work(path.parent, facts.queue)]
     if training:
@@ -295,15 +312,15 @@ def cell_state(experiment: Experiment, cell: Cell, facts: _Facts) -> CellState:
         saved = _saved_epoch(state_dir, data, facts.content)
         return CellState("failed", f"interrupted: its job did not finish ({interrupted[0]} is marked incomplete); the next run "
                          + (f"resumes after epoch {saved}" if saved is not None else "makes it again"), str(log))
-    slurm = ""
+    queued = ""
     if jobs:  # a pending job will run it; a running allocation of its row has not reached it yet
-        pending = [job for job in jobs if job.state != "RUNNING"]
-        slurm = f"Slurm: {pending[0].state.lower()}" if pending else "Slurm: running, waiting for a worker"
+        pending = [job for job in jobs if not job.running]
+        queued = f"{facts.queue.scheduler}: " + (pending[0].state.lower() if pending else "running, waiting for a worker")
     if records.exists():  # trained; some evaluations missing
         detail = f"evaluated on {len(evaluated)} of {len(languages)}"
-        return CellState("queued", f"{detail}; {slurm}") if slurm else CellState("not started", detail)
-    if slurm:
-        return CellState("queued", slurm)
+        return CellState("queued", f"{detail}; {queued}") if queued else CellState("not started", detail)
+    if queued:
+        return CellState("queued", queued)
     if log.exists():
         epoch, saved, error = _last_epoch(log), _saved_epoch(state_dir, data, facts.content), _last_error(log)
         detail = (f"stopped after epoch {epoch['epoch']}" if epoch else "failed") + (f": {error}" if error else "") + (
@@ -312,10 +329,10 @@ def cell_state(experiment: Experiment, cell: Cell, facts: _Facts) -> CellState:
     return CellState("not started")
 
 
-def matrix_status(experiment: Experiment, workdir: str | Path = ".", queue: SlurmQueue | None = None
+def matrix_status(experiment: Experiment, workdir: str | Path = ".", queue: ClusterQueue | None = None
                   ) -> dict[str, dict[int, CellState]]:
     """Row (a cell's id without its seed) -> seed -> state, in the experiment's order of cells."""
-    queue = slurm_queue(workdir) if queue is None else queue
+    queue = cluster_queue(workdir) if queue is None else queue
     facts = _Facts(queue, _incomplete(Path(workdir)), _Contents(),
                    snakemake_running=_at_work(Path(workdir, experiment.layout.running), queue))
     rows: dict[str, dict[int, CellState]] = {}

@@ -17,14 +17,20 @@ process that started the server (Snakemake) dies, the server asks every child to
 
 At most as many jobs run at once as there are CPUs (`--slots`): `snakemake -j4` on two cores
 would otherwise run four one-thread fine-tunes on them and lose a fifth of its speed to
-switching; the others wait their turn. On a cluster node (`--reuse`, started by the workflow for
-each allocation) the server keeps long-lived workers instead of forking a child per job: each
-runs its jobs one after another in its own process, so that a GPU's context, cuBLAS and the
-imports start once per worker, not once per fine-tune and evaluation.
+switching; the others wait their turn. On a cluster node (`--reuse`) the server keeps long-lived
+workers instead of forking a child per job: each runs its jobs one after another in its own
+process, so that a GPU's context, cuBLAS and the imports start once per worker, not once per
+fine-tune and evaluation. There the executor starts it, before the Snakemake of each allocation,
+as the Slurm profile's `submitit-allocation-service` (`nertransfer warm-server --reuse --socket
+{socket} --slots {cpus}`), hands its socket to the jobs in NERTRANSFER_WARM_SOCKET and stops it
+(SIGTERM) when the allocation's Snakemake ends: the scheduler's side of it lives in the plugin,
+which knows nothing of this server but its command. With `warm_start: false` the workflow does not
+pass the socket on to its jobs (workflow/rules/common.smk).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -40,7 +46,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
+
+# What a server runs for each request: `nertransfer <argv>` in this process. The command line (a later layer) hands
+# its own `main` to `serve`, so that this module imports nothing above its layer.
+Command = Callable[[Sequence[str]], None]
 
 SOCKET_VARIABLE = "NERTRANSFER_WARM_SOCKET"
 CHILD_VARIABLE = "NERTRANSFER_WARM_CHILD"
@@ -86,8 +96,8 @@ def run_in_server(argv: Sequence[str]) -> int | None:
         try:
             return _STATUS.unpack(_receive_exactly(connection, _STATUS.size))[0]
         except ConnectionError:  # the worker or server died mid-job (its log says how); the job failed
-            print(f"nertransfer: the warm process running this command ended without an exit status; see the warm "
-                  f"server's log for how", file=sys.stderr, flush=True)
+            print("nertransfer: the warm process running this command ended without an exit status; see the warm "
+                  "server's log for how", file=sys.stderr, flush=True)
             return 1
         finally:
             for sig, handler in previous.items():
@@ -109,14 +119,14 @@ def _take_on_the_job(request: dict, fds: list[int]) -> None:
     os.environ[CHILD_VARIABLE] = "1"
 
 
-def _run_child(request: dict, fds: list[int]) -> None:
+def _run_child(request: dict, fds: list[int], command: Command) -> None:
     """In the forked child: become the job's process, run the command, exit with its status."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _take_on_the_job(request, fds)
     status = 1
     try:
-        status = _exit_status(request["argv"])
+        status = _exit_status(request["argv"], command)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -128,8 +138,10 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def serve(path: str | os.PathLike, idle_seconds: float = 120.0, slots: int | None = None, reuse: bool = False) -> None:
-    """Listen on `path` and run each request; exit after `idle_seconds` idle.
+def serve(path: str | os.PathLike, idle_seconds: float = 120.0, slots: int | None = None, reuse: bool = False, *,
+          command: Command) -> None:
+    """Listen on `path` and run each request (`command(argv)`, nertransfer's own `main`); exit after `idle_seconds`
+    idle.
 
     Fork mode (a local run): a forked child per request, at most `slots` at once (default: the CPUs
     available), so that `snakemake -j4` on two cores does not run four trainings on them; further
@@ -147,14 +159,12 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0, slots: int | Non
     import transformers.models.xlm_roberta.modeling_xlm_roberta  # noqa: F401
     from transformers import AutoModelForTokenClassification, AutoTokenizer  # noqa: F401
 
-    from nertransfer.model import evaluate
-    from nertransfer.model import recipe
-    from nertransfer.model import train  # noqa: F401
+    from nertransfer.model import evaluate, recipe, train  # noqa: F401
 
     slots = slots or available_cpus()
     print(f"warm server: {'long-lived workers' if reuse else 'forked jobs'}, {slots} at once", flush=True)
     if reuse:
-        return _serve_reusing(listener, path, slots)
+        return _serve_reusing(listener, path, slots, command)
     running: dict[int, socket.socket] = {}  # child pid -> the job's connection
     starter = os.getppid()  # the Snakemake process that started the server
     stop = lambda *_: _stop_children(running, path)  # noqa: E731
@@ -168,7 +178,7 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0, slots: int | Non
         readable, _, _ = select.select([*accepting, *running.values()], [], [], 0.2)
         for connection in readable:
             if connection is listener:
-                _start_job(listener, running)
+                _start_job(listener, running, command)
             else:
                 _pass_on(connection, running)
         _report_ended(running)
@@ -179,7 +189,7 @@ def serve(path: str | os.PathLike, idle_seconds: float = 120.0, slots: int | Non
             return
 
 
-def _serve_reusing(listener: socket.socket, path: Path, slots: int) -> None:
+def _serve_reusing(listener: socket.socket, path: Path, slots: int, command: Command) -> None:
     """Keep `slots` workers accepting requests on `listener` (the kernel hands each request to an idle one);
     start a new one for each that dies (a job's process killed takes its worker along); stop with the starter."""
     workers: set[int] = set()
@@ -188,7 +198,7 @@ def _serve_reusing(listener: socket.socket, path: Path, slots: int) -> None:
     def start_worker() -> None:
         pid = os.fork()
         if pid == 0:
-            _work(listener, path)
+            _work(listener, path, command)
         workers.add(pid)
 
     stop = lambda *_: _stop_children(dict.fromkeys(workers), path, REUSE_STOP_GRACE_SECONDS)  # noqa: E731
@@ -239,7 +249,7 @@ def _accept_request(listener: socket.socket) -> tuple[socket.socket, dict, list[
         return None
 
 
-def _work(listener: socket.socket, path: Path) -> None:
+def _work(listener: socket.socket, path: Path, run: Command) -> None:
     """A worker: take requests one at a time and run each in this process, then put the process back as it was.
     Each command, and how it ended, goes to the server's log; the command is also noted beside the socket while
     it runs, for the server to name if this worker dies (kill -9, out of memory)."""
@@ -255,18 +265,16 @@ def _work(listener: socket.socket, path: Path) -> None:
         note.write_text(command)
         print(f"worker {os.getpid()}: runs {command}", flush=True)
         started = time.monotonic()
-        status = _run_here(request, fds, accepted)
+        status = _run_here(request, fds, accepted, run)
         print(f"worker {os.getpid()}: exit status {status} after {time.monotonic() - started:.0f} s: {command}",
               flush=True)
         note.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             accepted.sendall(_STATUS.pack(status))
-        except OSError:
-            pass
         accepted.close()
 
 
-def _run_here(request: dict, fds: list[int], connection: socket.socket) -> int:
+def _run_here(request: dict, fds: list[int], connection: socket.socket, command: Command) -> int:
     """Run one command in this process as if it were the job's own, and return its exit status.
 
     While it runs, a watcher passes the job's stop request on as SIGTERM to this process (a
@@ -282,7 +290,7 @@ def _run_here(request: dict, fds: list[int], connection: socket.socket) -> int:
     watcher.start()
     try:
         _take_on_the_job(request, fds)
-        return _exit_status(request["argv"])
+        return _exit_status(request["argv"], command)
     finally:
         os.write(wake_write, b"x")
         watcher.join()
@@ -308,12 +316,10 @@ def _watch(connection: socket.socket, wake: int) -> None:
     os.kill(os.getpid(), _signal_asked(connection))
 
 
-def _exit_status(argv: Sequence[str]) -> int:
-    """Run `nertransfer <argv>` here; its exit status as a process would have it."""
+def _exit_status(argv: Sequence[str], command: Command) -> int:
+    """Run `nertransfer <argv>` here (`command`); its exit status as a process would have it."""
     try:
-        from nertransfer.cli import main
-
-        main(argv)
+        command(argv)
     except SystemExit as exit:
         if isinstance(exit.code, str):
             print(exit.code, file=sys.stderr)
@@ -333,7 +339,7 @@ def _release_gpu_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _start_job(listener: socket.socket, running: dict[int, socket.socket]) -> None:
+def _start_job(listener: socket.socket, running: dict[int, socket.socket], command: Command) -> None:
     """Accept a job's request and fork a child that runs it with the job's own standard streams."""
     received = _accept_request(listener)
     if received is None:
@@ -345,7 +351,7 @@ def _start_job(listener: socket.socket, running: dict[int, socket.socket]) -> No
         for other in running.values():
             other.close()
         accepted.close()
-        _run_child(request, fds)
+        _run_child(request, fds, command)
     for fd in fds:
         os.close(fd)
     running[pid] = accepted
@@ -374,20 +380,16 @@ def _report_ended(running: dict[int, socket.socket]) -> None:
         if pid == 0:
             return
         connection = running.pop(pid)
-        try:
+        with contextlib.suppress(OSError):
             connection.sendall(_STATUS.pack(os.waitstatus_to_exitcode(status)))
-        except OSError:
-            pass
         connection.close()
 
 
 def _stop_children(running: dict[int, socket.socket], path: Path, grace: float = STOP_GRACE_SECONDS) -> None:
     """Ask every child to stop (a fine-tune saves its state), give them a grace period, kill the rest, exit."""
     for pid in running:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace
     while running and time.monotonic() < deadline:
         pid, _ = os.waitpid(-1, os.WNOHANG)

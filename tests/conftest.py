@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import copy
 from collections import Counter
 from pathlib import Path
 
@@ -49,15 +48,11 @@ def default_config() -> dict:
 
 
 def merged(*configs: dict) -> dict:
-    """Merge configs as Snakemake merges --configfile into the default (nested dicts update)."""
-    result: dict = {}
-    for config in configs:
-        for key, value in config.items():
-            if isinstance(value, dict) and isinstance(result.get(key), dict):
-                result[key] = merged(result[key], value)
-            else:
-                result[key] = copy.deepcopy(value)
-    return result
+    """The configs merged in order as Snakemake merges each --configfile over the default (nertransfer.experiment.config,
+    the workflow's own merge); the configs are left as they were."""
+    from nertransfer.experiment.config import merged_files
+
+    return merged_files((f"config {number}", config) for number, config in enumerate(configs, 1))
 
 
 def _schema() -> dict:
@@ -135,7 +130,8 @@ def tiny_checkpoint(tmp_path_factory, mini_corpus) -> Path:
 # -- the real workflow on a reduced matrix ---------------------------------------------------
 
 CONFIG = {
-    "datasets": {"mini": {"path": "data/{language}/{split}.txt", "languages": ["hau", "luo"], "types": ["DATE", "LOC", "ORG", "PER"]}},
+    "datasets": {"mini": {"path": "data/{language}/{split}.txt", "languages": ["hau", "luo"],
+                          "types": ["DATE", "LOC", "ORG", "PER"]}},
     "checkpoints": {
         "mini": {"recipe": {"name": "tiny-xlmr", "vocab_size": 400, "hidden_size": 32, "layers": 1, "heads": 2, "seed": 0},
                  "training": {"epochs": 1, "learning_rate": 0.005}},

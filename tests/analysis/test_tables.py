@@ -9,15 +9,17 @@ import re
 import pandas as pd
 import pytest
 
-from nertransfer.experiment import layout
-from nertransfer.analysis.tables import write_tables
-
 from conftest import TYPES
+from nertransfer.analysis.tables import write_tables
+from nertransfer.experiment import layout
 
 
 def metrics_file(tmp_path, checkpoint, train, seed, evaluation, f1, per=None):
     per = per or {t: f1 for t in TYPES}
-    scores = lambda f: {"precision": f, "recall": f, "f1": f, "support": 10, "predicted": 10, "correct": int(10 * f)}
+
+    def scores(f):
+        return {"precision": f, "recall": f, "f1": f, "support": 10, "predicted": 10, "correct": int(10 * f)}
+
     data = {"checkpoint": checkpoint, "train_language": train, "seed": seed, "eval_language": evaluation,
             **scores(f1), "per_category": {t: scores(v) for t, v in per.items()}}
     path = tmp_path / "in" / f"{checkpoint}-{train}-{seed}-{evaluation}.json"
@@ -109,16 +111,6 @@ def test_every_cell_knows_its_seeds_and_one_with_fewer_than_configured_is_marked
 def test_a_complete_table_has_no_mark(results):
     folder, _ = results
     assert "†" not in (folder / "zero_shot.md").read_text() and "†" not in (folder / "in_language.md").read_text()
-
-
-def test_two_records_of_one_seed_are_an_error_naming_both(tmp_path):
-    from nertransfer.analysis.records import RecordError
-
-    first = metrics_file(tmp_path, "tiny", "hau", 1, "hau", 0.5)
-    second = tmp_path / "copy.json"
-    second.write_text(first.read_text())
-    with pytest.raises(RecordError, match=r"copy.json and .*tiny-hau-1-hau.json are both seed 1 of tiny/hau//all/full/default on hau"):
-        write_tables([first, second], tmp_path / "r", TYPES)
 
 
 def test_the_population_standard_deviation_is_a_setting(tmp_path):

@@ -1,4 +1,5 @@
-"""The study's checkpoint effects: how much a starting checkpoint changes F1 against a baseline, and whether it is chance (no torch).
+"""The study's checkpoint effects: how much a starting checkpoint changes F1 against a baseline, and whether it is
+chance (no torch).
 
 For example the language-adapted or the Swahili start against xlm-roberta-base: mean F1 over
 seeds of one minus the other's, per category, training and evaluation language, matched on every
@@ -14,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from nertransfer.experiment.layout import METRICS, PREDICTIONS, effect_stem
 from nertransfer.analysis.records import EXTRA_AXES, mean_f1, read_record, record_axes
 from nertransfer.analysis.rendering import heatmap, write_table
+from nertransfer.experiment.layout import METRICS, PREDICTIONS, effect_stem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +37,7 @@ def checkpoint_effect(cells: "pd.DataFrame", checkpoint: str, baseline: str) -> 
     pair = pd.merge(means[means["checkpoint"] == checkpoint], means[means["checkpoint"] == baseline], on=keys,
                     suffixes=("", "_baseline"))
     pair["difference"] = pair["f1"] - pair["f1_baseline"]
-    varying = [a for a in keys[:3] if pair[a].nunique() > 1]
+    varying = [a for a in MATCHED if pair[a].nunique() > 1]
     categories = ["overall", *sorted(set(pair["category"]) - {"overall"})]
     pair["category"] = pd.Categorical(pair["category"], categories, ordered=True)  # overall first, then the types
     table = pair.pivot_table(index=[*varying, "category", "train_language"], columns="eval_language",
@@ -71,8 +72,8 @@ def effect_intervals(evaluations: Iterable[str | Path], checkpoint: str, baselin
     rows = []
     for key, pair in sorted(systems.items()):
         if pair[checkpoint] and pair[baseline]:
-            for category, result in zip(categories, paired_bootstrap(pair[checkpoint], pair[baseline], resamples)):
-                rows.append({**dict(zip(PAIR, key)), "category": category,
+            for category, result in zip(categories, paired_bootstrap(pair[checkpoint], pair[baseline], resamples), strict=True):
+                rows.append({**dict(zip(PAIR, key, strict=True)), "category": category,
                              "difference": result.difference, "ci_low": result.low, "ci_high": result.high,
                              "p": result.p, "significant": result.significant})
     return pd.DataFrame(rows, columns=[*PAIR, "category", "difference", "ci_low",
@@ -84,7 +85,8 @@ def _significance(intervals: "pd.DataFrame", table: "pd.DataFrame") -> "pd.DataF
     import pandas as pd
 
     names = [*table.index.names, "eval_language"]
-    flags = {tuple(map(str, row)): significant for *row, significant in intervals[[*names, "significant"]].itertuples(index=False)}
+    flags = {tuple(map(str, row)): significant
+             for *row, significant in intervals[[*names, "significant"]].itertuples(index=False)}
     rows = [index if isinstance(index, tuple) else (index,) for index in table.index]
     return pd.DataFrame([[flags.get((*map(str, row), column), False) for column in table.columns] for row in rows],
                         index=table.index, columns=table.columns)
@@ -92,13 +94,16 @@ def _significance(intervals: "pd.DataFrame", table: "pd.DataFrame") -> "pd.DataF
 
 def write_checkpoint_effect(cells_csv: str | Path, checkpoint: str, baseline: str, output_dir: str | Path,
                             evaluations: Iterable[str | Path] = (), types: Sequence[str] = (),
-                            resamples: int = 1000) -> list[Path]:
-    """`effect_<A>_vs_<B>`: the differences (marked where significant) with a heatmap; `..._ci`: each with its interval."""
+                            resamples: int | None = None) -> list[Path]:
+    """`effect_<A>_vs_<B>`: the differences (marked where significant) with a heatmap; `..._ci`: each with its interval.
+
+    `resamples`: of the paired bootstrap; None, the bootstrap's own default (nertransfer.scoring.bootstrap.RESAMPLES)."""
     import pandas as pd
 
-    from nertransfer.scoring.bootstrap import SEED
     from nertransfer.analysis.tables import marked
+    from nertransfer.scoring.bootstrap import RESAMPLES, SEED
 
+    resamples = RESAMPLES if resamples is None else resamples
     output_dir, stem = Path(output_dir), effect_stem(checkpoint, baseline)
     table = checkpoint_effect(pd.read_csv(cells_csv, keep_default_na=False), checkpoint, baseline)
     intervals = effect_intervals(evaluations, checkpoint, baseline, types, resamples)

@@ -1,4 +1,4 @@
-"""Writing a table as CSV, Markdown and LaTeX, pairing means with their spread, and saving figures (no torch).
+"""Writing a table as CSV, Markdown, LaTeX and HTML, pairing means with their spread, and saving figures (no torch).
 
 The toolkit every table of the package is written with: the zero-shot tables, the grid search,
 learning curves and the analyses. pandas and matplotlib are loaded on use, so that importing the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nertransfer.data.files import atomic_write
+from nertransfer.data.files import atomic_file, atomic_write
 from nertransfer.experiment.layout import TABLE_FORMATS
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ def mean_pm_std(table: "pd.DataFrame") -> "pd.DataFrame":
             name = column[: -len("_mean")]
             std = table[f"{name}_std"]
             shown[name.replace("_f1", " F1").replace("f1", "F1")] = [
-                "–" if pd.isna(m) else f"{m:.2f}" + ("" if pd.isna(s) else f" ± {s:.2f}") for m, s in zip(table[column], std)]
+                "–" if pd.isna(m) else f"{m:.2f}" + ("" if pd.isna(s) else f" ± {s:.2f}")
+                for m, s in zip(table[column], std, strict=True)]
     return shown
 
 
@@ -42,11 +43,15 @@ def _latex(text: str) -> str:
 
 def write_table(table: "pd.DataFrame", stem: Path, caption: str, shown: "pd.DataFrame | None" = None,
                 floatfmt: str | tuple = ".2f", note: str = "") -> list[Path]:
-    """CSV (numbers), Markdown and LaTeX (rounded for reading) of one table, each written atomically.
+    """One table as `<stem>.csv`, `.md`, `.tex` and `.html` (layout.TABLE_FORMATS), each written atomically; returns
+    their paths in that order.
 
-    `shown`: what Markdown and LaTeX show instead of the numbers (e.g. `mean_pm_std`); `floatfmt`:
-    the Markdown number format, or one per column (index columns first); `note`: a line under
-    the Markdown table (and at the end of the LaTeX caption), e.g. what a mark means.
+    The CSV holds the numbers (rounded to 4 decimals, no caption). Markdown, LaTeX and HTML are for reading: the
+    caption with the table, index names with spaces for underscores, numbers to 2 decimals, a missing number as
+    "–" in HTML and "--" in LaTeX (in Markdown as "nan": tabulate's `missingval` replaces None only, not NaN),
+    ± and † as LaTeX commands in the .tex. `shown`: what those three show instead of the numbers (e.g.
+    `mean_pm_std`); `floatfmt`: the Markdown number format, or one per column (index columns first); `note`: a
+    line under the Markdown and HTML table and at the end of the LaTeX caption, e.g. what a mark means.
     """
     shown = (table if shown is None else shown).rename_axis(index=[name.replace("_", " ") for name in table.index.names])
     latex = shown.map(lambda value: _latex(value) if isinstance(value, str) else value)
@@ -93,7 +98,8 @@ def heatmap(table: "pd.DataFrame", path: Path, title: str, scale: tuple[float, f
     import matplotlib.pyplot as plt
 
     rows, columns = table.shape
-    figure, plot = plt.subplots(figsize=(max(4.0, 2.0 + 0.6 * columns), max(3.0, 1.5 + 0.4 * rows)), dpi=120, layout="constrained")
+    figure, plot = plt.subplots(figsize=(max(4.0, 2.0 + 0.6 * columns), max(3.0, 1.5 + 0.4 * rows)),
+                                dpi=120, layout="constrained")
     image = plot.imshow(table.to_numpy(dtype=float), cmap=colors, vmin=scale[0], vmax=scale[1], aspect="auto")
     plot.set_xticks(range(columns), table.columns)
     plot.set_yticks(range(rows), ["/".join(map(str, index)) if isinstance(index, tuple) else str(index) for index in table.index])
@@ -113,12 +119,12 @@ def heatmap(table: "pd.DataFrame", path: Path, title: str, scale: tuple[float, f
 
 
 def save_figure(figure, path: Path) -> Path:
-    """Save a matplotlib figure as PNG under a temporary name, then move it into place, and close it."""
+    """Save a matplotlib figure as PNG, atomically (see `files.atomic_file`), and close it."""
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial.png")
-    figure.savefig(partial)
-    plt.close(figure)
-    partial.replace(path)
+    try:
+        with atomic_file(path) as partial:
+            figure.savefig(partial, format="png")
+    finally:
+        plt.close(figure)
     return path

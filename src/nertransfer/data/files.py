@@ -6,6 +6,9 @@ the mode, so each is given the mode the user's umask gives a file or folder crea
 way: on a shared cluster the research group reads the tables and loads the models. Files that
 libraries write into such a folder through private temporary files of their own (transformers
 saves model.safetensors so) are given that mode too.
+
+Every atomic write of the package goes through here: `atomic_write` for text (`write_json` for JSON),
+`atomic_file` for a library that writes a file by its name, `atomic_directory` for a folder.
 """
 
 from __future__ import annotations
@@ -41,19 +44,37 @@ def _as_if_created_plainly(path: str | os.PathLike, folder: bool) -> None:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[TextIO]:
-    """Open a temporary file beside `path` and move it into place only if the block succeeds."""
+def atomic_file(path: str | os.PathLike, partial: str | os.PathLike | None = None) -> Iterator[Path]:
+    """A temporary path beside `path`, moved to `path` only if the block succeeds and removed if it fails: for
+    a library that writes a file by its name (torch.save, matplotlib's savefig) and for `atomic_write`.
+
+    By default the temporary file is a fresh private one (mkstemp), given the mode a plainly created file gets.
+    `partial` names it instead, for a writer that holds the folder alone (`exclusive`): a kill -9 then leaves a
+    file that its next write replaces, not a new one each time. The temporary name ends in `.partial`, so a
+    library that infers the format from the name is told it (`savefig(..., format="png")`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
+    if partial is None:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        os.close(handle)
+        temporary = Path(name)
         _as_if_created_plainly(temporary, folder=False)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            yield out
+    else:
+        temporary = Path(partial)
+    try:
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[TextIO]:
+    """Open a temporary file beside `path` (UTF-8 text) and move it into place only if the block succeeds."""
+    with atomic_file(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        yield out
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
@@ -148,8 +169,7 @@ def _locked(folder: Path, what: str) -> Iterator[TextIO]:
     the one at the path, and otherwise starts again with the new one."""
     while True:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / LOCK_FILE, "a+", encoding="utf-8")
-        try:
+        with open(folder / LOCK_FILE, "a+", encoding="utf-8") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -167,5 +187,3 @@ def _locked(folder: Path, what: str) -> Iterator[TextIO]:
             lock.truncate()
             yield lock
             return
-        finally:
-            lock.close()

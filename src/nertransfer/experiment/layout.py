@@ -1,9 +1,11 @@
 """Where every file of an experiment goes, and the name of every output: the one place that spells them.
 
 The workflow's rules, the package's writers and readers and the status view take paths and
-names from here, so a renamed output is a one-line change. A path is a string relative to the
-working directory, as Snakemake uses it; a rule's pattern is the same call with a wildcard in
-place of a value (`layout.model("{cell}")`).
+names from here, so a renamed output is a one-line change. The names are this module's constants
+and functions (`METRICS`, `effect_names(...)`); the paths come from the methods of a `Layout` (the
+experiment's work and results folders) as strings, as Snakemake uses them, relative to the working
+directory unless a folder is absolute; a rule's pattern is the same call with a wildcard in place
+of a value (`L.model("{cell}")` in the workflow, whose `Layout` is `L`).
 
     <work>/checkpoints/<name>[/<language>]          starting checkpoints built or adapted here
     <work>/checkpoints/hub/<owner>/<repo>/<revision> hub checkpoints, downloaded once
@@ -12,9 +14,11 @@ place of a value (`layout.model("{cell}")`).
     <work>/runs/<cell>/model/                        the fine-tuned model
     <work>/runs/<cell>/eval/<language>/              predictions and metrics on one test set
     <work>/runs/<cell>/README.md                     the model card
-    <work>/logs/<step>/<...>.log                     one log per job
-    <work>/checked/<sha256>-<types>.json             a data file's content, checked once (nertransfer.data.fingerprints)
-    <results>/<table>.{csv,md,tex,png}               tables, figures and analyses
+    <work>/logs/<step>[/<names>].log                 one log per job
+    <work>/checked/<sha256>-<types' hash>.json       a data file's content, checked once (nertransfer.data.fingerprints)
+    <work>/running/                                  held by the Snakemake that runs this work folder's jobs
+    <work>/tables/<results>.done                     the marker of the tables rule
+    <results>/<table>.{csv,md,tex,html}, <figure>.png tables, figures and analyses
 """
 
 from __future__ import annotations

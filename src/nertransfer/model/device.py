@@ -2,7 +2,8 @@
 
 `precision` is the config's `training.precision`: `auto` (bf16 autocast on a GPU that has it,
 fp32 elsewhere: CPU half precision is slow), `bf16` (autocast wherever asked, a CPU too) or
-`fp32` (full precision everywhere, also for a model that was kept in bf16).
+`fp32` (full precision everywhere, also for a model that was kept in bf16). `decide` is the decision
+from the machine's facts; `choose` asks this machine for them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-PRECISIONS = ("auto", "bf16", "fp32")
+from nertransfer.experiment.config import schema
+
+# The precisions a config may ask for, as the config schema (config.schema.yaml) lists them: their one home.
+PRECISIONS = tuple(schema()["$defs"]["training"]["properties"]["precision"]["enum"])
 
 
 @dataclass(frozen=True)
@@ -30,13 +34,20 @@ class Compute:
         return "auto" if self.device.type == "cuda" and self.autocast is not None else torch.float32
 
 
-def choose(precision: str = "auto") -> Compute:
-    """The device (a GPU when there is one, with TF32 matrix products) and the autocast dtype for `precision`."""
+def decide(precision: str, cuda: bool, cuda_bf16: bool = False) -> Compute:
+    """The device and the autocast dtype for `precision` on a machine with a GPU (`cuda`) or without, whose GPU
+    supports bf16 or not (`cuda_bf16`): a GPU whenever there is one; bf16 autocast where `bf16` is asked for, or
+    `auto` on a GPU that supports it; no autocast (fp32) otherwise."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":
+    wants_bf16 = precision == "bf16" or (precision == "auto" and cuda and cuda_bf16)
+    return Compute(torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if wants_bf16 else None)
+
+
+def choose(precision: str = "auto") -> Compute:
+    """`decide` on this machine's facts; on a GPU, matrix products in TF32 too."""
+    cuda = torch.cuda.is_available()
+    if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    wants_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
-    return Compute(device, torch.bfloat16 if wants_bf16 else None)
+    return decide(precision, cuda, cuda and torch.cuda.is_bf16_supported())

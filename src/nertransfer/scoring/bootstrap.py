@@ -5,8 +5,8 @@ on one test set. Each resample draws the test set's sentences with replacement, 
 for every seed of both systems (paired: a hard sentence is hard for both, and its difficulty
 cancels), and recomputes both means; the seeds are pooled into one distribution, as Koehn (2004)
 and Berg-Kirkpatrick et al. (2012) resample a test set and Dror et al. (2018) advise for
-several runs. From `resamples` draws (1,000 by default, with a fixed random seed, so tables are
-reproducible):
+several runs. From `resamples` draws (`RESAMPLES`, 1,000, by default, with a fixed random seed, `SEED`, so
+tables are reproducible):
 
 - the 95% confidence interval is the 2.5th and 97.5th percentile of the resampled differences;
 - the two-sided p-value is 2 x the share of resampled differences on the other side of zero
@@ -28,7 +28,7 @@ import numpy as np
 from nertransfer.data.conll import iter_conll
 from nertransfer.scoring.metrics import conlleval_entities
 
-RESAMPLES = 1000
+RESAMPLES = 1000  # the default number of resamples: what the effect tables use when they are given none
 SEED = 0  # the bootstrap's own random seed: the same tables on every run
 
 
@@ -103,4 +103,4 @@ def paired_bootstrap(system: Sequence[np.ndarray], baseline: Sequence[np.ndarray
     below = ((differences <= 0).sum(axis=0) + 1) / (resamples + 1)
     above = ((differences >= 0).sum(axis=0) + 1) / (resamples + 1)
     p = np.minimum(1.0, 2 * np.where(observed >= 0, below, above))
-    return [Difference(*map(float, values)) for values in zip(observed, low, high, p)]
+    return [Difference(*map(float, values)) for values in zip(observed, low, high, p, strict=True)]

@@ -153,7 +153,7 @@ def same_token(gold: str, predicted: str) -> bool:
 
 def _misaligned(gold: Sentence, predicted: Sentence, number: int, gold_path: str, predicted_path: str) -> ConllError | None:
     """Why sentence `number` of a prediction file does not stand for the gold file's, or None."""
-    for position, (gold_token, predicted_token) in enumerate(zip(gold.tokens, predicted.tokens)):
+    for position, (gold_token, predicted_token) in enumerate(zip(gold.tokens, predicted.tokens, strict=False)):
         if not same_token(gold_token, predicted_token):
             return ConllError(
                 predicted_path, predicted.line + position,
@@ -163,7 +163,7 @@ def _misaligned(gold: Sentence, predicted: Sentence, number: int, gold_path: str
         return ConllError(predicted_path, predicted.line, f"does not align with {gold_path}: sentence {number} has "
                           f"{len(predicted)} tokens here but {len(gold)} in the gold file (line {gold.line})")
     if len(predicted.columns) == 2:  # `token GOLD PRED` beside a gold file: its gold column must be the gold file's
-        for position, (gold_tag, own_gold) in enumerate(zip(gold.tags, predicted.columns[0])):
+        for position, (gold_tag, own_gold) in enumerate(zip(gold.tags, predicted.columns[0], strict=True)):
             if gold_tag != own_gold:
                 return ConllError(
                     predicted_path, predicted.line + position,
@@ -191,12 +191,6 @@ def aligned_pairs(gold: Iterable[Sentence], predicted: Iterable[Sentence], gold_
         if problem:
             raise problem
         yield g, p
-
-
-def check_aligned(gold: Sequence[Sentence], predicted: Sequence[Sentence], gold_path: str, predicted_path: str) -> None:
-    """Raise a ConllError at the first sentence and token where a prediction file leaves its gold file."""
-    for _ in aligned_pairs(gold, predicted, gold_path, predicted_path):
-        pass
 
 
 SCORING_CHUNK = 4096  # sentences scored at a time: large enough to amortise per-call costs, small enough for flat memory

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nertransfer.experiment.config import ConfigError, load_experiment
-
 from conftest import REPO, default_config, merged, schema_errors
+from nertransfer.experiment.config import ConfigError, load_experiment
 
 
 def test_an_effect_of_a_checkpoint_no_cell_is_trained_from_is_left_out_with_a_note_saying_what_to_do():
@@ -21,7 +20,8 @@ def test_an_effect_of_a_checkpoint_no_cell_is_trained_from_is_left_out_with_a_no
                                              "analyses": {"checkpoint_effects": [{"checkpoint": "adapted", "baseline": "tiny"}]}})
     assert "no cell is trained from 'tiny'" in load_experiment(adapted_only, REPO).notes[0]  # tiny is only adapted from
     assert load_experiment(merged(inherited, {"analyses": {"checkpoint_effects": []}}), REPO).notes == ()
-    assert load_experiment(default_config(), REPO).analyses["checkpoint_effects"] == [{"checkpoint": "tiny-swa", "baseline": "tiny"}]
+    assert load_experiment(default_config(), REPO).analyses["checkpoint_effects"] == [
+        {"checkpoint": "tiny-swa", "baseline": "tiny"}]
 
 
 @pytest.mark.parametrize("key, folder", [("work_dir", ""), ("results_dir", ""), ("results_dir", "/"),
@@ -40,7 +40,8 @@ def test_a_work_or_results_folder_at_the_filesystem_root_is_refused_naming_the_k
      "config key 'checkpoints.bad.adapt.checkpoint': 'tiny-swa' differs per language or per seed"),
     ({"experiment": {"train_sizes": [1.5]}}, "1.5"),
     ({"experiment": {"grid": {"dropout": [0.1]}}}, "dropout"),
-    ({"experiment": {"extra": [{"checkpoint_languages": ["xx"]}]}}, "config key 'experiment.extra[0].checkpoint_languages': unknown language"),
+    ({"experiment": {"extra": [{"checkpoint_languages": ["xx"]}]}},
+     "config key 'experiment.extra[0].checkpoint_languages': unknown language"),
     ({"checkpoints": {"tiny-swa": {"finetuned": {"checkpoint": "tiny-swa", "language": "swa"}}}}, "starts from itself"),
     ({"checkpoints": {"tiny-swa": {"finetuned": {"checkpoint": "tiny", "language": "xx"}}}},
      "config key 'checkpoints.tiny-swa.finetuned.language': unknown language"),
@@ -63,20 +64,30 @@ def test_axis_mistakes_fail_naming_the_key(change, message):
         ({"training": {"epoch": 3}}, "config key 'training': 'epoch' was unexpected; allowed here: epochs, learning_rate"),
         ({"training": {"epochs": 2.0}}, "config key 'training.epochs': expected an integer, got 2.0"),
         ({"training": {"batch_size": 16.0}}, "config key 'training.batch_size': expected an integer, got 16.0"),
-        ({"checkpoints": {"tiny": {"recipe": {"layers": 2.0}}}}, "config key 'checkpoints.tiny.recipe.layers': expected an integer"),
+        ({"checkpoints": {"tiny": {"recipe": {"layers": 2.0}}}}, "config key 'checkpoints.tiny.recipe.layers': "
+                                                                 "expected an integer"),
         ({"experiment": {"seeds": [1, 1]}}, "config key 'experiment.seeds': 1 is given more than once in [1, 1]"),
         ({"experiment": {"seeds": [-1]}}, "config key 'experiment.seeds[0]': -1 is less than the minimum of 0"),
         ({"experiment": {"train_languages": ["hau", "hau"]}}, "config key 'experiment.train_languages': 'hau' is given more "
-                                                              "than once in ['hau', 'hau']: give each value once; expected: \"all\" or a list"),
+                                                              "than once in ['hau', 'hau']: give each value once; "
+                                                              "expected: \"all\" or a list"),
         ({"experiment": {"train_sizes": [1.5]}}, "config key 'experiment.train_sizes[0]': 1.5 is greater than or equal to the "
                                                   "maximum of 1; expected: 'full', a number of sentences (>= 1) or a fraction"),
-        ({"checkpoints": {"both": {"hub": "a/b", "path": "c"}}}, "config key 'checkpoints.both': expected exactly one of hub, path"),
+        ({"checkpoints": {"both": {"hub": "a/b", "path": "c"}}}, "config key 'checkpoints.both': "
+                                                                 "expected exactly one of hub, path"),
         ({"experiment": {"seed": [1]}}, "'seed' was unexpected"),
         ({"checkpoints": {"bad": {"hub": "x", "path": "y"}}}, "checkpoints"),
         ({"checkpoints": {"bad": {"recipe": {"name": "huge-xlmr"}}}}, "huge-xlmr"),
         ({"training": {"learning_rate": -1}}, "learning_rate"),
         ({"local_jobs_at_once": 0}, "config key 'local_jobs_at_once': 0 is less than the minimum of 1"),
         ({"training": {"cuda_graphs": "yes"}}, "config key 'training.cuda_graphs': expected a boolean"),
+        ({"checkpoints": {"hub": {"hub": "not a hub id"}}}, "config key 'checkpoints.hub.hub': 'not a hub id' does not match"),
+        # a declared axis is in the schema of the experiment and of every block (nertransfer.experiment.axes)
+        ({"experiment": {"dropout": [1.0]}}, "config key 'experiment.dropout[0]': 1.0 is greater than or equal to the "
+                                             "maximum of 1"),
+        ({"experiment": {"extra": [{"dropout": [0.1, 0.1]}]}}, "config key 'experiment.extra[0].dropout': 0.1 is given more "
+                                                              "than once in [0.1, 0.1]: give each value once; expected: hidden"),
+        ({"experiment": {"grid": {"lr": [1]}}}, "config key 'experiment.grid': 'lr' was unexpected; allowed here: learning_rate"),
     ],
 )
 def test_schema_rejects_typos_and_impossible_values_naming_the_key_in_one_line(change, message):
@@ -120,21 +131,20 @@ def test_a_missing_data_file_is_named_with_where_it_was_looked_for(tmp_path):
                                        "analyses": {"checkpoint_effects": []}})
     with pytest.raises(ConfigError) as error:
         load_experiment(config, tmp_path, workflow_dir=REPO)
-    assert (f"config key 'datasets.mine.path': 'data/hau/train.txt' (train set of 'hau', needed by a recipe's tokenizer) "
+    assert (f"config key 'datasets.mine.path': 'data/hau/train.txt' (train set of 'hau', needed by the recipe checkpoint 'tiny') "
             f"is neither in '{tmp_path}' nor in '{REPO}'") in str(error.value)
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"experiment": {"train_languages": ["hau", "xyz"]}}, "config key 'experiment.train_languages': unknown language(s) 'xyz'"),
+        ({"experiment": {"train_languages": ["hau", "xyz"]}}, "config key 'experiment.train_languages': "
+                                                              "unknown language(s) 'xyz'"),
         ({"experiment": {"eval_languages": ["zul"]}}, "config key 'experiment.eval_languages': unknown language(s) 'zul'"),
         ({"experiment": {"checkpoints": ["tiny", "big"]}}, "config key 'experiment.checkpoints': unknown checkpoint 'big'"),
         ({"experiment": {"dataset": "conll2003"}}, "config key 'experiment.dataset': unknown dataset 'conll2003'"),
         ({"checkpoints": {"local": {"path": "no/such/folder"}}, "experiment": {"checkpoints": ["local"]}},
          "config key 'checkpoints.local.path': 'no/such/folder' is not an existing folder"),
-        ({"checkpoints": {"hub": {"hub": "not a hub id"}}, "experiment": {"checkpoints": ["hub"]}},
-         "config key 'checkpoints.hub.hub': 'not a hub id' is not a hub id"),
     ],
 )
 def test_cross_references_fail_naming_the_key(change, message):
@@ -194,8 +204,10 @@ def test_a_checkpoint_training_value_set_as_late_or_not_trained_from_is_not_repo
     (tmp_path / "both.yaml").write_text("training: {epochs: 2}\ncheckpoints: {tiny: {training: {epochs: 3}}}\n"
                                         "experiment: {checkpoints: [tiny]}\n")
     assert shadowed_training(config_files(REPO, [tmp_path / "both.yaml"])) == []
-    (tmp_path / "extra.yaml").write_text("training: {epochs: 2}\nexperiment: {checkpoints: [tiny], extra: [{checkpoints: [tiny-swa]}]}\n")
-    assert [line.split("wins for the cells of ")[1] for line in shadowed_training(config_files(REPO, [tmp_path / "extra.yaml"]))] == [
+    (tmp_path / "extra.yaml").write_text("training: {epochs: 2}\n"
+                                         "experiment: {checkpoints: [tiny], extra: [{checkpoints: [tiny-swa]}]}\n")
+    assert [line.split("wins for the cells of ")[1]
+            for line in shadowed_training(config_files(REPO, [tmp_path / "extra.yaml"]))] == [
         "checkpoint 'tiny'; set it there to change them", "checkpoint 'tiny-swa'; set it there to change them"]
     (tmp_path / "tiny-only.yaml").write_text("training: {epochs: 2}\nexperiment: {checkpoints: [tiny]}\n")
     assert ["'tiny-swa'" in line for line in shadowed_training(config_files(REPO, [tmp_path / "tiny-only.yaml"]))] == [False]

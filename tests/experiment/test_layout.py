@@ -7,10 +7,9 @@ import re
 
 import pytest
 
+from conftest import REPO, TYPES
 from nertransfer.experiment import layout
 from nertransfer.experiment.layout import Layout
-
-from conftest import REPO, TYPES
 
 # Fragments of paths and output names: spelled in layout.py and nowhere else in src/ or workflow/.
 SPELLED_BY_LAYOUT = re.compile(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from nertransfer.experiment.config import load_experiment
-
 from conftest import REPO, axes_config, default_config, merged, schema_errors
+from nertransfer.experiment.config import load_experiment
 
 
 def test_the_default_is_the_full_masakhaner_matrix_with_the_tiny_recipe_and_its_swahili_start():
@@ -15,7 +14,7 @@ def test_the_default_is_the_full_masakhaner_matrix_with_the_tiny_recipe_and_its_
     assert len(cells) == 20 and {c.train_language for c in cells} == set(experiment.dataset.languages)
     assert {c.checkpoint for c in cells} == {"tiny", "tiny-swa"}
     assert len(experiment.eval_languages) == 10
-    assert experiment.checkpoints["tiny"].kind == "recipe"
+    assert experiment.checkpoints["tiny"].key == "recipe"
     assert experiment.dataset.file("luo", "train") == "data/masakhaner-1.0/luo/train.txt"
     assert (REPO / experiment.dataset.file("luo", "train")).exists()
 
@@ -29,7 +28,8 @@ def test_the_paper_config_is_the_study_with_its_cross_cells():
     language_start = experiment.checkpoints["xlmr-language"]
     assert language_start.per_language
     assert language_start.hub_id("pcm", experiment.dataset) == "Davlan/xlm-roberta-base-finetuned-naija"
-    cell = next(c for c in cells if c.checkpoint == "xlmr-language" and c.train_language == "swa" and c.checkpoint_language == "swa")
+    cell = next(c for c in cells if c.checkpoint == "xlmr-language" and c.train_language == "swa"
+                                    and c.checkpoint_language == "swa")
     assert experiment.checkpoint_dir(cell) == "work/checkpoints/hub/Davlan/xlm-roberta-base-finetuned-swahili/main"
     crossed = [c for c in cells if c.checkpoint_language not in (None, c.train_language)]
     assert {c.train_language for c in crossed} == {"swa"} and len({c.checkpoint_language for c in crossed}) == 9

@@ -12,7 +12,6 @@ import pytest
 
 from conftest import TINY_TRAINING, TYPES, fine_tune
 
-
 TIMING = ("seconds", "train_tokens_per_second")
 
 
@@ -23,7 +22,8 @@ def without_timing(epochs_file):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_checkpoint, mini_corpus):
     output = tmp_path_factory.mktemp("run") / "train"
-    fine_tune(tiny_checkpoint, mini_corpus, TINY_TRAINING, output, cell={"checkpoint": "tiny", "train_language": "hau", "seed": 1})
+    fine_tune(tiny_checkpoint, mini_corpus, TINY_TRAINING, output,
+              cell={"checkpoint": "tiny", "train_language": "hau", "seed": 1})
     return output
 
 
@@ -62,7 +62,8 @@ def test_a_killed_fine_tune_resumes_from_its_last_epoch_with_the_same_result(tmp
     subprocess.run([*args, "--output", str(tmp_path / "whole")], check=True, capture_output=True)
 
     state = tmp_path / "cut.state" / "resume.pt"
-    job = subprocess.Popen([*args, "--output", str(tmp_path / "cut")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    job = subprocess.Popen([*args, "--output", str(tmp_path / "cut")],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     epochs_seen = 0
     for line in job.stdout:  # kill the job as soon as its first epoch is saved
         epochs_seen += line.startswith('{"epoch"')
@@ -73,7 +74,7 @@ def test_a_killed_fine_tune_resumes_from_its_last_epoch_with_the_same_result(tmp
     assert not (tmp_path / "cut").exists()  # a killed job leaves no output that looks complete
     resumed = subprocess.run([*args, "--output", str(tmp_path / "cut")], check=True, capture_output=True, text=True).stdout
     assert "resuming after epoch" in resumed
-    redone = [json.loads(l)["epoch"] for l in resumed.splitlines() if l.startswith('{"epoch"')]
+    redone = [json.loads(line)["epoch"] for line in resumed.splitlines() if line.startswith('{"epoch"')]
     assert redone and redone[0] >= 2  # epoch 1 was not trained again
     assert without_timing(tmp_path / "cut" / "epochs.jsonl") == without_timing(tmp_path / "whole" / "epochs.jsonl")
     assert (tmp_path / "cut" / "dev_metrics.json").read_text() == (tmp_path / "whole" / "dev_metrics.json").read_text()
@@ -98,7 +99,7 @@ def test_a_fine_tune_told_to_stop_saves_its_state_and_resumes_from_it(tmp_path, 
     resumed = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     stopped_after = int(err.split("after epoch ")[1].split(";")[0])
     assert f"resuming after epoch {stopped_after}" in resumed
-    epochs = [json.loads(l)["epoch"] for l in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()]
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()]
     assert epochs == [1, 2, 3, 4]
 
 
@@ -136,7 +137,7 @@ def test_gradient_accumulation_and_eval_every_and_half_precision_storage(tmp_pat
     epochs = [json.loads(line) for line in (tmp_path / "records" / "epochs.jsonl").read_text().splitlines()]
     assert ["dev_f1" in e for e in epochs] == [False, True, True]  # every 2nd epoch, and the last
     with safe_open(tmp_path / "model" / "model.safetensors", "pt") as weights:
-        assert {str(weights.get_tensor(k).dtype) for k in weights.keys()} == {"torch.bfloat16"}
+        assert {str(weights.get_tensor(k).dtype) for k in weights.keys()} == {"torch.bfloat16"}  # noqa: SIM118 (a safe_open, not a dict)
     assert not (tmp_path / "records" / "model").exists()
 
 
@@ -152,11 +153,26 @@ def test_a_training_size_is_the_start_of_a_shuffle_fixed_by_the_seed():
 
 
 def test_a_label_set_trains_a_model_on_the_kept_types_only(tmp_path, tiny_checkpoint, mini_corpus):
-    dev = fine_tune(tiny_checkpoint, mini_corpus, {**TINY_TRAINING, "epochs": 1, "train_size": 20}, tmp_path / "run", keep=["PER"])
+    dev = fine_tune(tiny_checkpoint, mini_corpus, {**TINY_TRAINING, "epochs": 1, "train_size": 20}, tmp_path / "run",
+                    keep=["PER"])
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert sorted(config["id2label"].values()) == ["B-PER", "I-PER", "O"]
     assert set(dev["per_category"]) <= {"PER"}
     assert json.loads((tmp_path / "run" / "train_config.json").read_text())["train_sentences"] == 20
+
+
+def test_a_dropout_is_trained_with_and_recorded_while_the_default_leaves_the_checkpoint_s_own(tmp_path, tiny_checkpoint,
+                                                                                           mini_corpus):
+    import json
+
+    base = {**TINY_TRAINING, "epochs": 1, "train_size": 20}
+    fine_tune(tiny_checkpoint, mini_corpus, {**base, "dropout": 0.3}, tmp_path / "heavy")
+    fine_tune(tiny_checkpoint, mini_corpus, base, tmp_path / "own")
+    heavy, own = (json.loads((tmp_path / run / "model" / "config.json").read_text()) for run in ("heavy", "own"))
+    assert (heavy["hidden_dropout_prob"], heavy["attention_probs_dropout_prob"]) == (0.3, 0.3)
+    assert (own["hidden_dropout_prob"], own["attention_probs_dropout_prob"]) == (0.1, 0.1)  # the recipe's, as XLM-R's
+    settings = [json.loads((tmp_path / run / "train_config.json").read_text())["hyperparameters"] for run in ("heavy", "own")]
+    assert settings[0]["dropout"] == 0.3 and "dropout" not in settings[1]  # a setting at its default is not recorded
 
 
 def test_a_saved_state_is_not_resumed_for_another_label_set_or_a_rebuilt_start(tmp_path, tiny_checkpoint, mini_corpus):
@@ -182,7 +198,8 @@ def test_a_cell_is_trained_by_one_process_at_a_time_and_a_dead_holder_blocks_not
     """Two jobs for one cell (an orphan a scheduler lost track of, and its replacement) never write its state at once."""
     args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
             "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
-            "--hyperparameters", json.dumps({**TINY_TRAINING, "epochs": 200}), "--threads", "1", "--output", str(tmp_path / "run")]
+            "--hyperparameters", json.dumps({**TINY_TRAINING, "epochs": 200}), "--threads", "1",
+            "--output", str(tmp_path / "run")]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert first.stdout.readline().startswith('{"epoch": 1')
@@ -274,7 +291,8 @@ def test_a_stop_in_the_last_epoch_keeps_the_state_and_the_rerun_writes_the_outpu
     again = fine_tune(tiny_checkpoint, mini_corpus, TINY_TRAINING, tmp_path / "run")
     printed = capsys.readouterr().out
     assert "resuming after epoch 2" in printed and '{"epoch"' not in printed  # no epoch trained again
-    assert again == first and [json.loads(l)["epoch"] for l in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()] == [1, 2]
+    assert again == first and [json.loads(line)["epoch"]
+                               for line in (tmp_path / "run" / "epochs.jsonl").read_text().splitlines()] == [1, 2]
     assert not state.exists()
 
 

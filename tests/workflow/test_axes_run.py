@@ -28,7 +28,8 @@ AXES_CONFIG = {
 }
 AXES_CONFIG["checkpoints"].update({
     "mini-after-hau": {"finetuned": {"checkpoint": "mini", "language": "hau"}, "training": {"epochs": 1, "learning_rate": 0.005}},
-    "mini-adapted": {"adapt": {"checkpoint": "mini", "epochs": 1, "learning_rate": 0.001}, "training": {"epochs": 1, "learning_rate": 0.005}},
+    "mini-adapted": {"adapt": {"checkpoint": "mini", "epochs": 1, "learning_rate": 0.001},
+                     "training": {"epochs": 1, "learning_rate": 0.005}},
 })
 AXES_CONFIG["experiment"] = {
     "dataset": "mini", "checkpoints": ["mini"], "seeds": [1],
@@ -144,7 +145,8 @@ def test_the_analyses_write_correlations_scatter_and_difference_tables(axes_run)
     ("label set", lambda e: e["extra"][0].update(label_sets=["no-date", "per-only"]), 2),
     ("training size", lambda e: e["extra"][1].update(train_sizes=[20, 0.5, 40]), 2),
     ("grid value", lambda e: e["extra"][2]["grid"].update(learning_rate=[0.005, 0.02, 0.01]), 2),
-    ("checkpoint language", lambda e: e["extra"][4].update(checkpoint_languages=["hau", "luo"], train_languages=["hau", "luo"]), 0),
+    ("checkpoint language", lambda e: e["extra"][4].update(checkpoint_languages=["hau", "luo"],
+                                                           train_languages=["hau", "luo"]), 0),
 ])
 def test_adding_a_value_to_an_axis_adds_only_its_cells(axes_copy, axis, change, new_cells):
     config = yaml.safe_load(yaml.safe_dump(AXES_CONFIG))

@@ -17,14 +17,16 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from nertransfer.data.files import atomic_directory, atomic_write, write_json
 from nertransfer.experiment import layout
+from nertransfer.experiment.axes import ALWAYS_RECORDED, COLUMNS, record_axes, row_key
 from nertransfer.experiment.layout import DEV_METRICS, EPOCHS, PREDICTIONS, TRAIN_CONFIG
 
 if TYPE_CHECKING:
     import pandas as pd
 
 ROW_AXES = ["checkpoint", "train_language"]  # what identifies a fine-tuned model, seeds aside
-# Further axes and their defaults: a table shows one as a column once any cell leaves its default.
-EXTRA_AXES = {"checkpoint_language": "", "label_set": "all", "train_size": "full", "grid_point": "default"}
+# Further axes and their defaults (declared in nertransfer.experiment.axes): a table shows one as a column once any
+# cell leaves its default.
+EXTRA_AXES = COLUMNS
 METRICS = ["precision", "recall", "f1"]
 
 
@@ -63,7 +65,8 @@ def read_record(path: str | Path, kind: str | None = None) -> dict:
         raise RecordError(f"{path}: expected a JSON object, got {type(record).__name__}")
     missing = [key for key in required if key not in record]
     if missing:
-        raise RecordError(f"{path}: lacks {', '.join(map(repr, missing))} (a {kind or path.name} written by nertransfer has them)")
+        raise RecordError(f"{path}: lacks {', '.join(map(repr, missing))} "
+                          f"(a {kind or path.name} written by nertransfer has them)")
     for key in (k for k in SCORES if k in required):
         if not isinstance(record[key], (int, float)) or isinstance(record[key], bool):
             raise RecordError(f"{path}: {key!r} is {record[key]!r}, expected a number")
@@ -85,21 +88,18 @@ def run_records(folder: str | Path) -> list[Path]:
     return [Path(folder) / TRAIN_CONFIG, Path(folder) / DEV_METRICS]
 
 
-def record_axes(record: dict) -> dict:
-    """A metrics or train_config record's cell axes, the further ones at their defaults when absent
-    (records written before those axes existed), a checkpoint of the training language itself not crossed."""
-    axes = {key: record[key] for key in [*ROW_AXES, "seed"]}
-    axes.update({key: str(record.get(key, default)) for key, default in EXTRA_AXES.items()})
-    if axes["checkpoint_language"] == axes["train_language"]:
-        axes["checkpoint_language"] = ""
-    return axes
+def without_unused_axes(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """The frame without the columns of axes that are not always recorded and that every row has at its default:
+    a matrix that does not use an axis writes the cells.csv it wrote before the axis existed."""
+    unused = [axis for axis, default in EXTRA_AXES.items()
+              if axis not in ALWAYS_RECORDED and axis in frame and (frame[axis] == default).all()]
+    return frame.drop(columns=unused)
 
 
-
-
-def row_key(axes: dict) -> str:
-    """A table row's identity: every axis of a record but the seed (`tiny/hau//all/full/default`)."""
-    return "/".join(str(axes[key]) for key in [*ROW_AXES, *EXTRA_AXES])
+def with_every_axis(cells: "pd.DataFrame") -> "pd.DataFrame":
+    """cells.csv read back: every axis a column (an absent one at its default), empty axes as ''."""
+    cells = cells.assign(**{axis: default for axis, default in EXTRA_AXES.items() if axis not in cells})
+    return cells.fillna({axis: "" for axis in EXTRA_AXES}).astype({a: str for a in EXTRA_AXES})
 
 
 def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataFrame":
@@ -150,7 +150,7 @@ def mean_f1(cells: "pd.DataFrame") -> "pd.Series":
     """Mean F1 over seeds per checkpoint, every further axis, training and evaluation language and category
     (of the tables' cells.csv, read back with empty axes as '')."""
     axes = ["checkpoint", *EXTRA_AXES, "train_language", "eval_language", "category"]
-    return cells.fillna({axis: "" for axis in EXTRA_AXES}).astype({a: str for a in EXTRA_AXES}).groupby(axes)["f1"].mean()
+    return with_every_axis(cells).groupby(axes)["f1"].mean()
 
 
 def share_fine_tune(records: str | Path, output: str | Path, cell: dict, fine_tune_of: str) -> None:

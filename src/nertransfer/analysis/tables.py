@@ -19,10 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
+from nertransfer.analysis.records import (
+    EXTRA_AXES,
+    METRICS,
+    ROW_AXES,
+    load_metrics,
+    load_runs,
+    row_axes,
+    row_key,
+    without_unused_axes,
+)
+from nertransfer.analysis.rendering import heatmap, mean_pm_std, write_table
 from nertransfer.data.files import atomic_write
 from nertransfer.experiment.layout import CELLS_TABLE, IN_LANGUAGE, matrix_stems
-from nertransfer.analysis.records import EXTRA_AXES, METRICS, ROW_AXES, load_metrics, load_runs, row_axes, row_key
-from nertransfer.analysis.rendering import heatmap, mean_pm_std, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +120,8 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
     runs = load_runs(records) if records else None  # every record read (and checked) before any table is written
     written = [output_dir / CELLS_TABLE]
     with atomic_write(written[0]) as out:
-        frame.sort_values([*row_axes(frame), "seed", "eval_language", "category"]).round(4).to_csv(out, index=False)
+        sorted_rows = frame.sort_values([*row_axes(frame), "seed", "eval_language", "category"])
+        without_unused_axes(sorted_rows).round(4).to_csv(out, index=False)
     spread = f"{seeds.std} standard deviation, ddof={seeds.ddof}"
     shorts = {}  # per category: the same cells fall short for its mean and its std
     for category, statistic, stem in matrix_stems(types):
@@ -137,7 +147,7 @@ def _in_language_table(frame, types, seeds: Seeds, output_dir: Path, spread: str
     table = in_language(frame, types, seeds.ddof)
     shown = mean_pm_std(table)
     short = table["seeds"] < table["seeds_configured"]
-    shown.insert(0, "seeds", [f"{n}{FEWER if flag else ''}" for n, flag in zip(table["seeds"], short)])
+    shown.insert(0, "seeds", [f"{n}{FEWER if flag else ''}" for n, flag in zip(table["seeds"], short, strict=True)])
     return write_table(table, output_dir / IN_LANGUAGE, f"In-language precision, recall and F1 x 100 (mean ± {spread}).",
                        shown, note=seeds.note() if short.any() else "")
 

@@ -12,26 +12,17 @@ from __future__ import annotations
 
 import copy
 import functools
-import itertools
 import json
 import os
-import re
-import string
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from nertransfer.experiment.matrix import DEFAULT_TYPES, GRID_KEYS, RECIPES, TINY_DEFAULTS, Block, Checkpoint, Dataset, Experiment
+from nertransfer.experiment import axes
+from nertransfer.experiment.checkpoints import KINDS, Checkpoint, check_placeholders
+from nertransfer.experiment.errors import ConfigError
 from nertransfer.experiment.layout import Layout
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.{}-]+$")
-
-
-class ConfigError(ValueError):
-    """A config value that is wrong or names something that does not exist; the message starts with the key."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(f"config key '{key}': {message}")
+from nertransfer.experiment.matrix import DEFAULT_TYPES, Block, Dataset, Experiment
 
 
 def _key(path) -> str:
@@ -80,11 +71,18 @@ def _parents(error):
 
 @functools.cache
 def schema() -> dict:
-    """The config's JSON schema, read from the installed package (not from a path beside a checkout)."""
-    import yaml
+    """The config's JSON schema, read from the installed package (not from a path beside a checkout), with every
+    setup axis's key added to `$defs/axes`, the experiment and each block (nertransfer.experiment.axes declares them)."""
     from importlib.resources import files
 
-    return yaml.safe_load(files(__package__).joinpath("config.schema.yaml").read_text(encoding="utf-8"))
+    import yaml
+
+    shape = yaml.safe_load(files(__package__).joinpath("config.schema.yaml").read_text(encoding="utf-8"))
+    declared = {axis.key: copy.deepcopy(dict(axis.schema)) for axis in axes.AXES}
+    shape["$defs"]["axes"].update(declared)
+    for properties in (shape["$defs"]["block"]["properties"], shape["properties"]["experiment"]["properties"]):
+        properties.update({key: {"$ref": f"#/$defs/axes/{key}"} for key in declared})
+    return shape
 
 
 def check_schema(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> None:
@@ -174,7 +172,8 @@ def load_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as error:
         raise ConfigFileError(path, None, None, f"not valid YAML: {' '.join(str(error).split())}") from None
     if content is not None and not isinstance(content, dict):
-        raise ConfigFileError(path, None, None, f"expected a mapping of config keys (`key: value` lines), got a {type(content).__name__}")
+        raise ConfigFileError(path, None, None, f"expected a mapping of config keys (`key: value` lines), "
+                              f"got a {type(content).__name__}")
     return content or {}
 
 
@@ -279,60 +278,18 @@ def _languages(value: Any, dataset: Dataset, key: str) -> tuple[str, ...]:
     unknown = [language for language in value if language not in dataset.languages]
     if unknown:
         raise ConfigError(
-            key, f"unknown language(s) {', '.join(map(repr, unknown))}; dataset '{dataset.name}' has {', '.join(dataset.languages)}"
+            key, f"unknown language(s) {', '.join(map(repr, unknown))}; "
+                 f"dataset '{dataset.name}' has {', '.join(dataset.languages)}"
         )
     return tuple(value)
 
 
-KINDS = ("hub", "path", "recipe", "finetuned", "adapt")
-
-
 def _checkpoint(name: str, spec: Mapping[str, Any], base: Path) -> Checkpoint:
-    key = f"checkpoints.{name}"
-    kinds = [kind for kind in KINDS if kind in spec]
-    if len(kinds) != 1:
-        raise ConfigError(key, "expected exactly one of 'hub' (a hub id), 'path' (a local folder), 'recipe' (one of "
-                          + ", ".join(RECIPES) + "), 'finetuned' (another cell's model) or 'adapt' (masked-LM adaptation)")
-    kind = kinds[0]
-    training = dict(spec.get("training", {}))
+    """A checkpoint of the kind its one kind key names (the schema allows exactly one), checked as its kind checks."""
+    kind = next(key for key in KINDS if key in spec)
     if "revision" in spec and kind != "hub":
-        raise ConfigError(f"{key}.revision", f"a revision pins a hub checkpoint; this one is a {kind!r} checkpoint")
-    if kind == "hub":
-        if not HUB_ID.match(spec["hub"]):
-            raise ConfigError(f"{key}.hub", f"{spec['hub']!r} is not a hub id of the form 'owner/name'")
-        _check_placeholders(spec["hub"], {"language", "language_name"}, f"{key}.hub")
-        return Checkpoint(name, "hub", spec["hub"], spec.get("revision"), training=training)
-    if kind == "path":
-        path = Path(spec["path"])
-        if not (path if path.is_absolute() else base / path).is_dir():
-            raise ConfigError(f"{key}.path", f"{spec['path']!r} is not an existing folder")
-        return Checkpoint(name, "path", spec["path"], training=training)
-    if kind == "finetuned":
-        return Checkpoint(name, "finetuned", spec["finetuned"]["checkpoint"], training=training,
-                          language=spec["finetuned"]["language"])
-    if kind == "adapt":
-        adapt = dict(spec["adapt"])
-        return Checkpoint(name, "adapt", adapt.pop("checkpoint"), training=training, adapt=adapt)
-    recipe = dict(spec["recipe"])
-    if recipe.get("name") not in RECIPES:
-        raise ConfigError(f"{key}.recipe.name", f"{recipe.get('name')!r} is not a known recipe; known: {', '.join(RECIPES)}")
-    settings = {**TINY_DEFAULTS, **recipe}
-    if settings["hidden_size"] % settings["heads"]:
-        raise ConfigError(f"{key}.recipe", f"hidden_size {settings['hidden_size']} is not a multiple of heads "
-                          f"{settings['heads']}: each attention head gets hidden_size / heads dimensions")
-    return Checkpoint(name, "recipe", recipe["name"], recipe=recipe, training=training)
-
-
-def _check_placeholders(pattern: str, allowed: set[str], key: str) -> None:
-    """A `{name}` in a path or hub template that nothing fills would fail in a job; refuse it here."""
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
-    except ValueError as error:
-        raise ConfigError(key, f"{pattern!r} is not a valid template ({error})") from None
-    unknown = sorted(names - allowed)
-    if unknown:
-        raise ConfigError(key, f"{pattern!r} has placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
-                          f"known: {', '.join('{' + n + '}' for n in sorted(allowed))}")
+        raise ConfigError(f"checkpoints.{name}.revision", f"a revision pins a hub checkpoint; this one is a {kind!r} checkpoint")
+    return KINDS[kind].from_config(name, spec[kind], spec, base)
 
 
 def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, base: Path, key: str) -> dict[str, Checkpoint]:
@@ -347,49 +304,29 @@ def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, 
         if name not in defined:
             raise ConfigError(where, f"unknown checkpoint {name!r}; defined: " + ", ".join(defined))
         checkpoint = resolved[name] = _checkpoint(name, defined[name], base)
-        if checkpoint.kind in ("finetuned", "adapt"):
-            pending.append((checkpoint.source, f"checkpoints.{name}.{checkpoint.kind}.checkpoint"))
-        if checkpoint.kind == "finetuned":
-            _languages([checkpoint.language], dataset, f"checkpoints.{name}.finetuned.language")
+        if checkpoint.source is not None:
+            pending.append((checkpoint.source, f"checkpoints.{name}.{checkpoint.key}.checkpoint"))
+        for language in filter(None, [getattr(checkpoint, "language", None)]):  # a sequential start's language
+            _languages([language], dataset, f"checkpoints.{name}.{checkpoint.key}.language")
     for checkpoint in resolved.values():
         chain, current = [checkpoint.name], checkpoint
-        while current.kind in ("finetuned", "adapt"):
+        while current.source is not None:
             current = resolved[current.source]
             if current.name in chain:
                 raise ConfigError(f"checkpoints.{checkpoint.name}", "starts from itself: " + " -> ".join([*chain, current.name]))
             chain.append(current.name)
-        if checkpoint.kind == "adapt" and (resolved[checkpoint.source].per_language
-                                           or resolved[checkpoint.source].kind == "finetuned"):
-            raise ConfigError(f"checkpoints.{checkpoint.name}.adapt.checkpoint",
+        start = resolved[checkpoint.source] if checkpoint.source is not None else None
+        if checkpoint.per_language and start is not None and (start.per_language or start.per_seed):
+            raise ConfigError(f"checkpoints.{checkpoint.name}.{checkpoint.key}.checkpoint",
                               f"{checkpoint.source!r} differs per language or per seed; adapt a single checkpoint")
     return resolved
-
-
-def _train_size(value: Any, key: str) -> str:
-    if value == "full":
-        return "full"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (isinstance(value, float) and value >= 1):
-        raise ConfigError(key, f"{value!r}: expected 'full', a number of sentences (>= 1) or a fraction (0 < f < 1)")
-    return str(value)
-
-
-def _grid(grid: Mapping[str, list] | None, key: str) -> tuple[tuple[tuple[str, Any], ...], ...]:
-    """Every combination of the grid's values, as (key, value) pairs in a fixed key order."""
-    if not grid:
-        return ((),)
-    unknown = [name for name in grid if name not in GRID_KEYS]
-    if unknown:
-        raise ConfigError(key, f"cannot search over {', '.join(unknown)}; searchable: {', '.join(GRID_KEYS)}")
-    names = [name for name in GRID_KEYS if name in grid]
-    return tuple(tuple(zip(names, values)) for values in itertools.product(*(grid[name] for name in names)))
 
 
 def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], *, dataset: Dataset, label_sets, key: str,
            checkpoints: Mapping[str, "Checkpoint"]) -> Block:
     merged = {**defaults, **spec}
     crossed = merged.get("checkpoint_languages", "same")
-    label_set_names = tuple(merged.get("label_sets", ["all"]))
-    unknown = [name for name in label_set_names if name != "all" and name not in label_sets]
+    unknown = [name for name in merged.get("label_sets", []) if name != "all" and name not in label_sets]
     if unknown:
         raise ConfigError(f"{key}.label_sets", f"unknown label set(s) {', '.join(unknown)}; defined: "
                           + ", ".join(["all", *label_sets]))
@@ -403,9 +340,7 @@ def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], *, dataset: Dat
         train_languages=_languages(merged.get("train_languages"), dataset, f"{key}.train_languages"),
         seeds=tuple(merged.get("seeds", [1])),
         checkpoint_languages=crossed_languages,
-        label_sets=label_set_names,
-        train_sizes=tuple(_train_size(v, f"{key}.train_sizes") for v in merged.get("train_sizes", ["full"])),
-        grid=_grid(merged.get("grid"), f"{key}.grid"),
+        setup={axis.name: axis.values(merged[axis.key]) for axis in axes.AXES if axis.key in merged},
     )
 
 
@@ -416,7 +351,7 @@ def _resolve_data(experiment: Experiment, base: Path, workflow_dir: Path | None)
     before any job starts; a missing one is named, with where it was looked for.
     """
     dataset, key = experiment.dataset, f"datasets.{experiment.dataset.name}.path"
-    _check_placeholders(dataset.path, {"language", "split"}, key)
+    check_placeholders(dataset.path, {"language", "split"}, key)
     needed = experiment.data_needed()
     roots = [base] if Path(dataset.path).is_absolute() or workflow_dir is None else [base, Path(workflow_dir)]
     for root in roots:
@@ -444,13 +379,13 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
     spec = config["experiment"]
     dataset = _dataset(config, spec["dataset"])
     label_sets = _label_sets(config.get("label_sets") or {}, dataset)
-    axes = {k: v for k, v in spec.items() if k not in ("dataset", "eval_languages", "extra")}
+    first = {k: v for k, v in spec.items() if k not in ("dataset", "eval_languages", "extra")}
     extras = spec.get("extra", [])
-    names = list(dict.fromkeys([*axes["checkpoints"], *(n for extra in extras for n in extra.get("checkpoints", []))]))
+    names = list(dict.fromkeys([*first["checkpoints"], *(n for extra in extras for n in extra.get("checkpoints", []))]))
     checkpoints = _checkpoints(names, config, dataset, base, "experiment.checkpoints")
     context = dict(dataset=dataset, label_sets=label_sets, checkpoints=checkpoints)
-    blocks = [_block(axes, {}, key="experiment", **context)]
-    blocks += [_block(extra, axes, key=f"experiment.extra[{i}]", **context) for i, extra in enumerate(extras)]
+    blocks = [_block(first, {}, key="experiment", **context)]
+    blocks += [_block(extra, first, key=f"experiment.extra[{i}]", **context) for i, extra in enumerate(extras)]
     analyses = _analyses(config)
     work_dir, results_dir = _folder(config, "work_dir", "work"), _folder(config, "results_dir", "results")
     if os.path.normpath(work_dir) == os.path.normpath(results_dir):
@@ -539,15 +474,13 @@ def _folder(config: Mapping[str, Any], key: str, default: str) -> str:
 
 
 def _check_windows_fit(experiment: Experiment) -> None:
-    """A recipe model has max_positions - 2 positions for subwords; a longer max_length fails at the first long window."""
+    """A model built here has a known number of subword positions; a longer max_length fails at the first long window."""
     for cell in experiment.cells():
         root = experiment.root_checkpoint(cell.checkpoint)
-        if root.kind != "recipe":
+        positions = root.max_positions()
+        if positions is None:
             continue  # a hub model or folder: checked when its config is read (nertransfer.model.train)
-        positions = {**TINY_DEFAULTS, **root.recipe}["max_positions"] - 2
         max_length = experiment.hyperparameters(cell)["max_length"]
         if max_length > positions:
             raise ConfigError("training.max_length", f"{max_length} is more than the {positions} subword positions of "
-                              f"recipe checkpoint {root.name!r} (cell {cell.id}); lower it or raise the recipe's max_positions")
-
-
+                              f"checkpoint {root.name!r} (cell {cell.id}); lower it or raise its recipe's max_positions")

@@ -11,16 +11,15 @@ cells that two blocks share are one cell, and adding an axis value adds only new
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Mapping
 
+from nertransfer.experiment import axes
+from nertransfer.experiment.checkpoints import Checkpoint, FinetunedCheckpoint, canonical_json
 from nertransfer.experiment.layout import Layout
 
-RECIPES = ("tiny-xlmr",)
-TINY_DEFAULTS = {"vocab_size": 8000, "hidden_size": 128, "layers": 2, "heads": 4, "max_positions": 514, "seed": 0}
 DEFAULT_TYPES = ("DATE", "LOC", "ORG", "PER")  # MasakhaNER's entity types
 DEFAULT_TRAINING = {
     "epochs": 3,
@@ -53,72 +52,43 @@ class Dataset:
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """A starting point for fine-tuning.
-
-    Kinds: `hub` (an id, maybe a template over the language), `path`, `recipe` (built offline),
-    `finetuned` (the NER model of another cell: sequential transfer; `source` names that cell's
-    checkpoint, `language` its training language) and `adapt` (language-adaptive pretraining:
-    `source` continued as a masked language model on one language's text, `adapt` its settings).
-    """
-
-    name: str
-    kind: str  # "hub", "path", "recipe", "finetuned" or "adapt"
-    source: str  # hub id or template, local path, recipe name, or the checkpoint it starts from
-    revision: str | None = None
-    recipe: Mapping[str, Any] = field(default_factory=dict)
-    training: Mapping[str, Any] = field(default_factory=dict)
-    language: str | None = None  # finetuned: the training language of the cell it starts from
-    adapt: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def per_language(self) -> bool:
-        """Whether the checkpoint differs per language (a hub template like `...-finetuned-{language_name}`, or adapted)."""
-        return (self.kind == "hub" and "{" in self.source) or self.kind == "adapt"
-
-    def hub_id(self, language: str | None, dataset: Dataset) -> str:
-        """The repository id: the template filled in for a language (a per-language checkpoint), else the id itself."""
-        if language is None or "{" not in self.source:
-            return self.source
-        return self.source.format(language=language, language_name=dataset.languages[language])
-
-    def hub_download(self, language: str | None, dataset: Dataset) -> tuple[str, str]:
-        """(repository id, revision) of the download a hub checkpoint starts from ("main" when unpinned)."""
-        return self.hub_id(language, dataset), self.revision or "main"
-
-
-GRID_KEYS = {"learning_rate": "lr", "batch_size": "bs", "epochs": "ep", "weight_decay": "wd", "warmup_ratio": "wu"}
-
-
-@dataclass(frozen=True)
 class Cell:
-    """One fine-tune: a checkpoint trained on one language with one seed, and the optional axes.
+    """One fine-tune: a checkpoint trained on one language with one seed, and a value of every setup axis.
 
     `checkpoint_language`: for a per-language checkpoint, whose language it was adapted to (the
-    training language unless the experiment crosses them). `label_set`: the entity types kept
-    (others become O). `train_size`: "full", a number of sentences, or a fraction. `grid_point`:
-    hyperparameters of a grid search. Axes at their defaults leave the id as it was.
+    training language unless the experiment crosses them). `values`: (axis, value) of each setup
+    axis (nertransfer.experiment.axes) off its default, in AXES order; `cell.label_set`,
+    `cell.train_size`, ... read any axis, its default when the cell leaves it out.
     """
 
     checkpoint: str
     train_language: str
     seed: int
     checkpoint_language: str | None = None
-    label_set: str = "all"
-    train_size: str = "full"
-    grid_point: tuple[tuple[str, Any], ...] = ()
+    values: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def hyperparameter_label(self) -> str:
-        return "_".join(f"{GRID_KEYS[key]}{value}" for key, value in self.grid_point) or "default"
+    @classmethod
+    def of(cls, checkpoint: str, train_language: str, seed: int, checkpoint_language: str | None = None,
+           **values: Any) -> "Cell":
+        """A cell from axis values by name; a value at its axis's default is left out, so the cell is the one it was
+        before the axis existed."""
+        unknown = sorted(set(values) - set(axes.BY_NAME))
+        if unknown:
+            raise TypeError(f"unknown axis {', '.join(unknown)}; declared: {', '.join(axes.BY_NAME)}")
+        kept = tuple((axis.name, values[axis.name]) for axis in axes.AXES
+                     if axis.name in values and values[axis.name] != axis.default)
+        return cls(checkpoint, train_language, seed, checkpoint_language, kept)
+
+    def __getattr__(self, name: str) -> Any:
+        axis = axes.BY_NAME.get(name)
+        if axis is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return dict(self.values).get(name, axis.default)
 
     @property
     def setup(self) -> str:
-        """The path component of the label set, training size and grid point ("base" when all default)."""
-        parts = [f"labels-{self.label_set}"] if self.label_set != "all" else []
-        parts += [f"size-{self.train_size}"] if self.train_size != "full" else []
-        parts += [self.hyperparameter_label] if self.grid_point else []
-        return "+".join(parts) or "base"
+        """The path component of the setup axes off their defaults ("base" when all are at theirs)."""
+        return axes.setup_label(dict(self.values))
 
     @property
     def id(self) -> str:
@@ -127,9 +97,9 @@ class Cell:
         return f"{start}/{self.train_language}/{self.setup}/seed{self.seed}"
 
     def axes(self) -> dict[str, Any]:
-        return {"checkpoint": self.checkpoint, "checkpoint_language": self.checkpoint_language or "",
-                "train_language": self.train_language, "label_set": self.label_set, "train_size": self.train_size,
-                "grid_point": self.hyperparameter_label, "seed": self.seed}
+        """The cell's axes as its records carry them (nertransfer.experiment.axes.recorded)."""
+        return {"checkpoint": self.checkpoint, axes.START_COLUMN: self.checkpoint_language or "",
+                "train_language": self.train_language, **axes.recorded(dict(self.values)), "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -140,9 +110,12 @@ class Block:
     train_languages: tuple[str, ...]
     seeds: tuple[int, ...]
     checkpoint_languages: tuple[str, ...] | None = None  # None: each cell's own training language
-    label_sets: tuple[str, ...] = ("all",)
-    train_sizes: tuple[str, ...] = ("full",)
-    grid: tuple[tuple[tuple[str, Any], ...], ...] = ((),)
+    setup: Mapping[str, tuple] = field(default_factory=dict)  # axis name -> its values (absent: the default alone)
+
+    def setups(self) -> list[dict[str, Any]]:
+        """Every combination of the setup axes' values, as axis name -> value."""
+        values = [self.setup.get(axis.name, (axis.default,)) for axis in axes.AXES]
+        return [dict(zip(axes.BY_NAME, combination, strict=True)) for combination in itertools.product(*values)]
 
 
 @dataclass(frozen=True)
@@ -170,27 +143,25 @@ class Experiment:
                 per_language = self.checkpoints[name].per_language
                 for language in block.train_languages:
                     starts = (block.checkpoint_languages or (language,)) if per_language else (None,)
-                    for start, label_set, size, point, seed in itertools.product(
-                            starts, block.label_sets, block.train_sizes, block.grid, block.seeds):
-                        cell = Cell(name, language, seed, checkpoint_language=start, label_set=label_set,
-                                    train_size=size, grid_point=point)
+                    for start, setup, seed in itertools.product(starts, block.setups(), block.seeds):
+                        cell = Cell.of(name, language, seed, start, **setup)
                         cells.setdefault(cell.id, cell)
         pending = list(cells.values())
         while pending:  # a sequential start is a fine-tune of its own, trained (and evaluated) too
-            source = self.source_cell(pending.pop())
+            cell = pending.pop()
+            source = self.checkpoints[cell.checkpoint].source_cell(self, cell)
             if source is not None and source.id not in cells:
                 cells[source.id] = source
                 pending.append(source)
         return list(cells.values())
 
-    def source_cell(self, cell: Cell) -> Cell | None:
-        """For a `finetuned` start: the cell whose model this cell starts from (same seed, label set)."""
-        checkpoint = self.checkpoints[cell.checkpoint]
-        if checkpoint.kind != "finetuned":
-            return None
-        start = self.checkpoints[checkpoint.source]
-        return Cell(checkpoint.source, checkpoint.language, cell.seed,
-                    checkpoint.language if start.per_language else None, cell.label_set)
+    def source_cell(self, cell: Cell, checkpoint: FinetunedCheckpoint) -> Cell:
+        """The cell whose model a sequential start is: the start's checkpoint on its language, same seed, and the
+        values of the axes a start shares (the label set)."""
+        start = self.checkpoints[checkpoint.start]
+        shared = {axis.name: getattr(cell, axis.name) for axis in axes.AXES if axis.shared_with_start}
+        return Cell.of(checkpoint.start, checkpoint.language, cell.seed,
+                       checkpoint.language if start.per_language else None, **shared)
 
     def evaluation_languages(self, cell: Cell) -> tuple[str, ...]:
         """Every configured evaluation language, and always the cell's training language itself."""
@@ -200,22 +171,23 @@ class Experiment:
     def root_checkpoint(self, name: str) -> Checkpoint:
         """The checkpoint a chain of fine-tunes and adaptations starts from (a hub model, a folder or a recipe)."""
         checkpoint = self.checkpoints[name]
-        while checkpoint.kind in ("finetuned", "adapt"):
+        while checkpoint.source is not None:
             checkpoint = self.checkpoints[checkpoint.source]
         return checkpoint
 
     def data_needed(self) -> dict[tuple[str, str], str]:
         """Every (language, split) of the dataset the experiment reads, with the first thing that reads it."""
         needed: dict[tuple[str, str], str] = {}
-        if any(c.kind == "recipe" for c in self.checkpoints.values()):  # a recipe's tokenizer sees every language
-            needed.update({(language, "train"): "a recipe's tokenizer" for language in self.dataset.languages})
+        for checkpoint in self.checkpoints.values():  # what making a start reads whatever the language (a recipe's tokenizer)
+            needed.update({place: f"the {checkpoint.key} checkpoint {checkpoint.name!r}"
+                           for place in checkpoint.reads(self.dataset, None)})
         for cell in self.cells():
             needed.setdefault((cell.train_language, "train"), f"cell {cell.id}")
             needed.setdefault((cell.train_language, "dev"), f"cell {cell.id}")
             for language in self.evaluation_languages(cell):
                 needed.setdefault((language, "test"), f"cell {cell.id}")
-            if self.checkpoints[cell.checkpoint].kind == "adapt":
-                needed.setdefault((cell.checkpoint_language, "train"), f"adaptation for cell {cell.id}")
+            for place in self.checkpoints[cell.checkpoint].reads(self.dataset, cell.checkpoint_language):
+                needed.setdefault(place, f"the start of cell {cell.id}")
         return needed
 
     def types(self, cell: Cell) -> tuple[str, ...]:
@@ -223,36 +195,22 @@ class Experiment:
         return self.label_sets.get(cell.label_set, self.dataset.types)
 
     def hyperparameters(self, cell: Cell) -> dict[str, Any]:
-        """Training settings of a cell: defaults, the config's, the checkpoint's own, its grid point, seed, size."""
-        hp = {**DEFAULT_TRAINING, **self.training, **self.checkpoints[cell.checkpoint].training, **dict(cell.grid_point),
-              "seed": cell.seed}
-        if cell.train_size != "full":
-            size = float(cell.train_size)  # "100", "0.25", "5e-05"
-            hp["train_size"] = int(size) if size >= 1 else size
+        """Training settings of a cell: defaults, the config's, the checkpoint's own, the seed, and what each of its
+        setup axes off its default sets (a grid point's settings, a training size, a dropout)."""
+        hp = {**DEFAULT_TRAINING, **self.training, **self.checkpoints[cell.checkpoint].training, "seed": cell.seed}
+        for name, value in cell.values:
+            hp.update(axes.BY_NAME[name].training(value))
         return hp
 
     def start_identity(self, cell: Cell) -> tuple:
         """What a cell's starting files are, whatever the checkpoint is called: a hub repository at a
         revision, a folder, a recipe's settings, an adaptation of another start, or a fine-tune's identity."""
-        checkpoint = self.checkpoints[cell.checkpoint]
-        if checkpoint.kind == "finetuned":
-            return ("finetuned", self.training_identity(self.source_cell(cell)))
-        return self._identity(checkpoint.name, cell.checkpoint_language)
-
-    def _identity(self, name: str, language: str | None) -> tuple:
-        checkpoint = self.checkpoints[name]
-        if checkpoint.kind == "hub":
-            return ("hub", *checkpoint.hub_download(language, self.dataset))
-        if checkpoint.kind == "path":
-            return ("path", checkpoint.source)
-        if checkpoint.kind == "recipe":
-            return ("recipe", canonical_json(checkpoint.recipe))
-        return ("adapt", self._identity(checkpoint.source, None), canonical_json(self.adaptation_settings(name)), language)
+        return self.checkpoints[cell.checkpoint].start_identity(self, cell)
 
     def training_identity(self, cell: Cell) -> tuple:
-        """Everything a fine-tune's result depends on: its start, data, label set, size and settings (seed included)."""
-        return (self.start_identity(cell), cell.train_language, self.types(cell), cell.train_size,
-                canonical_json(self.hyperparameters(cell)))
+        """Everything a fine-tune's result depends on: its start, data, label set and settings (seed and the setup
+        axes' settings included)."""
+        return (self.start_identity(cell), cell.train_language, self.types(cell), canonical_json(self.hyperparameters(cell)))
 
     def fine_tunes(self) -> dict[str, Cell]:
         """Cell id -> the cell whose fine-tune it is: itself, or the first cell with the same training identity
@@ -270,37 +228,30 @@ class Experiment:
                 and cell.checkpoint_language in (None, cell.train_language) for language in self.evaluation_languages(cell)]
 
     def seeds_per_row(self) -> dict[str, int]:
-        """How many seeds each table row (a cell's axes but the seed, as records.row_key writes them) is configured with."""
-        from nertransfer.analysis.records import record_axes, row_key
-
-        counts = Counter(row_key(record_axes(cell.axes())) for cell in self.cells())
-        return dict(counts)
+        """How many seeds each table row (a cell's axes but the seed, as axes.row_key writes them) is configured with."""
+        return dict(Counter(axes.row_key(axes.record_axes(cell.axes())) for cell in self.cells()))
 
     def hub_downloads(self) -> dict[tuple[str, str], list[tuple[str, str | None]]]:
         """(repository, revision) -> the (checkpoint, language) pairs that start from it, each downloaded once."""
         downloads: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
         for cell in self.cells():
-            checkpoint = self.checkpoints[cell.checkpoint]
-            if checkpoint.kind == "adapt":
-                checkpoint, language = self.checkpoints[checkpoint.source], None
-            else:
-                language = cell.checkpoint_language if checkpoint.per_language else None
-            if checkpoint.kind == "hub":
-                users = downloads.setdefault(checkpoint.hub_download(language, self.dataset), [])
-                if (checkpoint.name, language) not in users:
-                    users.append((checkpoint.name, language))
+            for download, name, language in self.checkpoints[cell.checkpoint].downloads(self, cell.checkpoint_language):
+                users = downloads.setdefault(download, [])
+                if (name, language) not in users:
+                    users.append((name, language))
         return downloads
 
     def adaptation_settings(self, name: str) -> dict[str, Any]:
         """An adapted checkpoint's settings, and the precision every model step of the experiment runs in."""
         return {**self.checkpoints[name].adapt, "precision": {**DEFAULT_TRAINING, **self.training}["precision"]}
 
+    def made_by(self, rule: str) -> list[str]:
+        """The checkpoints whose folders `rule` makes (build_recipe, prefetch_checkpoint, adapt_checkpoint)."""
+        return [name for name, checkpoint in self.checkpoints.items() if checkpoint.made_by == rule]
+
     def checkpoint_dir(self, cell: Cell) -> str:
         """Where the training job loads its starting checkpoint from (built, downloaded, adapted or fine-tuned by a rule)."""
-        checkpoint = self.checkpoints[cell.checkpoint]
-        if checkpoint.kind == "finetuned":
-            return self.model_dir(self.source_cell(cell))
-        return self.start_dir(checkpoint.name, cell.checkpoint_language)
+        return self.checkpoints[cell.checkpoint].start_folder(self, cell)
 
     def model_dir(self, cell: Cell) -> str:
         """The fine-tuned model of a cell: its own, or that of the cell whose fine-tune it shares."""
@@ -310,13 +261,4 @@ class Experiment:
         """The folder of a checkpoint that is not another cell's model: its own path, or where a rule builds,
         downloads or adapts it (per language for a hub template or an adapted checkpoint)."""
         checkpoint = self.checkpoints[name]
-        if checkpoint.kind == "path":
-            return checkpoint.source
-        if checkpoint.kind == "hub":
-            return self.layout.hub_checkpoint(*checkpoint.hub_download(language, self.dataset))
-        return self.layout.checkpoint(name, language if checkpoint.per_language else None)
-
-
-def canonical_json(data: Any) -> str:
-    """A stable one-line JSON form, used as a rule parameter so that Snakemake sees real changes only."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return checkpoint.folder(self, language if checkpoint.per_language else None)

@@ -21,16 +21,33 @@ from nertransfer.model.encoding import encode, length_grouped_batches
 # CPU batch also holds at most this many subwords once padded (bench/README.md has the A/B). On
 # a GPU, where bigger batches pay, only the count applies.
 CPU_BATCH_TOKENS = 2048
+# What model configs call hidden and attention dropout: BERT and XLM-R (and most encoders), then DistilBERT-style.
+DROPOUT_SETTINGS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout")
+
+
+def dropout_settings(path: str, dropout: float) -> dict[str, float]:
+    """The model config's own names for hidden and attention dropout, each set to `dropout` (the dropout axis).
+
+    Each architecture names them its own way; a setting the config does not have would reach the
+    model's constructor and fail there, so only those it has are set, and a config with none is refused.
+    """
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path)
+    names = [name for name in DROPOUT_SETTINGS if hasattr(config, name)]
+    if not names:
+        raise ValueError(f"{path}: its {type(config).__name__} has none of the dropout settings {', '.join(DROPOUT_SETTINGS)}")
+    return {name: dropout for name in names}
 
 
 def load_model(path: str, labels: Sequence[str] | None = None, compute: Compute | None = None,
-               dtype: torch.dtype | str | None = None):
+               dtype: torch.dtype | str | None = None, dropout: float | None = None):
     """Tokenizer and model from a folder or hub id, on `compute`'s device; with `labels`, a fresh
     classification head if needed.
 
     `dtype` None: what `compute` predicts in (see `Compute.weights_dtype`). Training passes
     float32: its optimizer needs full-precision weights, also when it starts from a model that
-    was kept in bf16 (sequential transfer).
+    was kept in bf16 (sequential transfer). `dropout`: hidden and attention dropout (None: the model's own).
     """
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -43,6 +60,8 @@ def load_model(path: str, labels: Sequence[str] | None = None, compute: Compute 
             label2id={label: i for i, label in enumerate(labels)},
             ignore_mismatched_sizes=True,  # a model fine-tuned on other labels gets a new head
         )
+    if dropout is not None:
+        options.update(dropout_settings(path, dropout))
     compute = compute or choose()
     model = AutoModelForTokenClassification.from_pretrained(path, dtype=dtype or compute.weights_dtype, **options)
     return tokenizer, model.to(compute.device)
@@ -68,7 +87,7 @@ def predict_tags(model, tokenizer, sentences: Sequence[Sequence[str]], max_lengt
         inputs = {k: v.to(device, non_blocking=True) for k, v in collate(members, pad, **shape).items()}
         with compute.autocast_context():
             best = model(**inputs).logits.argmax(-1).cpu().tolist()  # one transfer per batch
-        for window, row in zip(members, best):
+        for window, row in zip(members, best, strict=False):  # a fixed-shape batch has empty rows after the members
             for offset, start in enumerate(window.word_starts):
                 tags[window.sentence][window.first_word + offset] = id2label[row[start]]
     missing = sum(tag is None for sentence in tags for tag in sentence)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 from nertransfer.data.conll import read_conll
-from nertransfer.experiment.matrix import TINY_DEFAULTS
 from nertransfer.data.files import atomic_directory
+from nertransfer.experiment.checkpoints import TINY_DEFAULTS
 
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 

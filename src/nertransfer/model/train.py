@@ -29,18 +29,18 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from nertransfer.analysis.card import model_card
-from nertransfer.experiment.config import ConfigError
 from nertransfer.data.conll import Sentence, bio_labels, keep_types, read_conll, repair_iob2
+from nertransfer.data.files import atomic_directory, atomic_file, atomic_write, exclusive, write_json
+from nertransfer.data.fingerprints import check_planned, check_unchanged, data_sha256, sha256_of
+from nertransfer.experiment.config import ConfigError
+from nertransfer.experiment.layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, STATE_SUMMARY, TRAIN_CONFIG, state_dir
+from nertransfer.experiment.matrix import DEFAULT_TRAINING
+from nertransfer.model.collation import collate, fixed_shape
 from nertransfer.model.device import Compute, choose
 from nertransfer.model.encoding import Window, encode, length_grouped_batches
-from nertransfer.experiment.matrix import DEFAULT_TRAINING
-from nertransfer.data.files import atomic_directory, atomic_write, exclusive, write_json
-from nertransfer.data.fingerprints import check_planned, check_unchanged, data_sha256, sha256_of
 from nertransfer.model.hub import source_of
-from nertransfer.experiment.layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, STATE_SUMMARY, TRAIN_CONFIG, state_dir
-from nertransfer.scoring.metrics import score
-from nertransfer.model.collation import collate, fixed_shape
 from nertransfer.model.predict import load_model, predict_tags
+from nertransfer.scoring.metrics import score
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class TrainingSettings:
     train_size: int | float | None = None  # a seed-dependent subset of that many sentences (or that fraction)
     static_shapes: bool = False  # batches of a few fixed shapes (nertransfer.model.collation)
     cuda_graphs: bool = False  # on a GPU: the forward and backward captured as CUDA graphs (static shapes)
+    dropout: float | None = None  # hidden and attention dropout (the dropout axis); None: the checkpoint's own
 
     @classmethod
     def from_mapping(cls, hyperparameters: Mapping[str, Any]) -> "TrainingSettings":
@@ -188,7 +189,8 @@ def _progress_line(record: dict, settings: TrainingSettings, started: float, fir
     (at this run's pace), which `nertransfer status` shows beside a running cell."""
     elapsed = time.perf_counter() - started
     pace = elapsed / (record["epoch"] - first_epoch)
-    return {**record, "of": settings.epochs, "elapsed": round(elapsed, 1), "eta": round(pace * (settings.epochs - record["epoch"]), 1)}
+    return {**record, "of": settings.epochs, "elapsed": round(elapsed, 1),
+            "eta": round(pace * (settings.epochs - record["epoch"]), 1)}
 
 
 def training_subset(sentences: Sequence, size: int | float | None, seed: int) -> list:
@@ -227,7 +229,7 @@ def _prepare(job: FineTune, settings: TrainingSettings) -> _Training:
     """The model (fp32 weights: autocast does the low precision) on its device, the data, optimizer and schedule."""
     compute = choose(settings.precision)
     tokenizer, model = load_model(job.checkpoint, bio_labels(job.keep if job.keep is not None else job.types),
-                                  compute, dtype=torch.float32)
+                                  compute, dtype=torch.float32, dropout=settings.dropout)
     positions = getattr(model.config, "max_position_embeddings", None)
     if positions is not None and settings.max_length > positions - 2:
         raise ConfigError("training.max_length", f"{settings.max_length} is more than the {positions - 2} subword "
@@ -331,27 +333,26 @@ def _resume(run: _Training, job: FineTune, settings: TrainingSettings, start: li
 
 
 def _save_state(run: _Training, job: FineTune, settings: TrainingSettings, epoch: int, start: list) -> None:
-    """Write the state under a temporary name, then move it into place: a kill never leaves half a state, and a
-    full disk leaves the previous state as it was (and no partial file taking the room)."""
-    job.state_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = job.state_file.with_suffix(".partial")
+    """Write the state under a temporary name, then move it into place (`atomic_file`): a kill never leaves half a
+    state, and a full disk leaves the previous state as it was (and no partial file taking the room). The fine-tune
+    holds the state folder alone, so the temporary name is fixed: one that a kill -9 left is replaced by the next save."""
     try:
-        torch.save(
-            {
-                "epoch": epoch, "hyperparameters": settings.record(), "checkpoint": str(job.checkpoint),
-                "history": run.history, "start": start,
-                "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
-                "scheduler": run.scheduler.state_dict(), "shuffle": run.shuffle.getstate(), "torch_rng": torch.get_rng_state(),
-            },
-            partial,
-        )
+        with atomic_file(job.state_file, partial=job.state_file.with_suffix(".partial")) as partial:
+            torch.save(
+                {
+                    "epoch": epoch, "hyperparameters": settings.record(), "checkpoint": str(job.checkpoint),
+                    "history": run.history, "start": start,
+                    "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                    "scheduler": run.scheduler.state_dict(), "shuffle": run.shuffle.getstate(),
+                    "torch_rng": torch.get_rng_state(),
+                },
+                partial,
+            )
     except (OSError, RuntimeError) as error:  # torch reports a full disk as a RuntimeError of its zip writer
-        partial.unlink(missing_ok=True)
-        free = shutil.disk_usage(partial.parent).free
+        free = shutil.disk_usage(job.state_file.parent).free
         raise OSError(getattr(error, "errno", None) or errno.ENOSPC,
                       f"the resumable state after epoch {epoch + 1} could not be saved in {job.state_file} "
                       f"({free:,} bytes free: {' '.join(str(error).split())[:120]}); the state saved before is kept") from None
-    partial.replace(job.state_file)
     # what `nertransfer status` reads (no torch): the epoch the saved state resumes after, and the content it was
     # trained on; a summary that cannot be written is removed rather than left naming an older epoch
     summary = job.state_file.with_name(STATE_SUMMARY)
@@ -374,7 +375,8 @@ def _stop_requests():
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    previous = {sig: signal.signal(sig, lambda number, frame: received.append(number)) for sig in (signal.SIGTERM, signal.SIGUSR2)}
+    previous = {sig: signal.signal(sig, lambda number, frame: received.append(number))
+                for sig in (signal.SIGTERM, signal.SIGUSR2)}
     try:
         yield received
     finally:

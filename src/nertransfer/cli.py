@@ -79,8 +79,8 @@ def cmd_adapt(args) -> None:
 
 def cmd_card(args) -> None:
     from nertransfer.analysis.card import model_card
-    from nertransfer.data.files import atomic_write
     from nertransfer.analysis.records import read_record, run_records
+    from nertransfer.data.files import atomic_write
 
     summary, dev = (read_record(path) for path in run_records(args.run))
     test = read_record(args.test_metrics)
@@ -126,13 +126,13 @@ def cmd_effect(args) -> None:
 def cmd_status(args) -> None:
     import time
 
-    from nertransfer.runtime.status import matrix_status, queue_note, slurm_queue, stale_lock_note
+    from nertransfer.runtime.status import cluster_queue, matrix_status, queue_note, stale_lock_note
     from nertransfer.runtime.status_views import show, write_csv, write_html, write_png
 
     experiment = _status_experiment(args)
     try:
         while True:
-            queue = slurm_queue()
+            queue = cluster_queue()  # the executor plugin's answer: its scheduler is not this package's
             for note in filter(None, (queue_note(queue), stale_lock_note(experiment))):
                 print(f"nertransfer status: note: {note}", file=sys.stderr)
             rows = matrix_status(experiment, queue=queue)
@@ -162,7 +162,6 @@ def cmd_status(args) -> None:
 def _status_experiment(args):
     """The experiment `nertransfer status` shows, its notes printed, with the run's folder as the working directory
     (the experiment's paths are relative to it, as in the workflow); every bad argument one line before any work."""
-    import yaml
 
     from nertransfer.experiment.config import check_schema, config_files, load_experiment, merged_files, shadowed_training
 
@@ -187,7 +186,7 @@ def _status_experiment(args):
 def cmd_warm_server(args) -> None:
     from nertransfer.runtime.warm import serve
 
-    serve(args.socket, args.idle_seconds, args.slots, args.reuse)
+    serve(args.socket, args.idle_seconds, args.slots, args.reuse, command=main)  # it runs this command line's jobs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,7 +251,7 @@ def _model_commands(command) -> None:
     sub.add_argument("--metrics", required=True, help="JSON file to write")
     sub.add_argument("--max-length", type=int, default=128)
     sub.add_argument("--batch-size", type=int, default=64)
-    sub.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="as training.precision")
+    sub.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="as training.precision")
     sub.add_argument("--cell", type=_json, default={})
     sub.add_argument("--threads", type=int)
     _label_set(sub)
@@ -333,18 +332,17 @@ def _table_commands(command) -> None:
     sub.add_argument("--baseline", required=True)
     sub.add_argument("--evaluations", nargs="*", default=[],
                      help=f"evaluation folders ({layout.METRICS}, {layout.PREDICTIONS}) of both: for the bootstrap intervals")
-    sub.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    sub.add_argument("--resamples", type=int, help="bootstrap resamples (default: nertransfer.scoring.bootstrap.RESAMPLES, 1000)")
     sub.add_argument("--output-dir", required=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from nertransfer.experiment.config import ConfigError, ConfigFileError
+    from nertransfer.analysis.records import RecordError
     from nertransfer.data.conll import ConllError
     from nertransfer.data.files import FolderBusy
     from nertransfer.data.fingerprints import InputChanged
+    from nertransfer.experiment.config import ConfigError, ConfigFileError
     from nertransfer.model.hub import HubError
-    from nertransfer.analysis.records import RecordError
-
     from nertransfer.runtime.warm import run_in_server
 
     argv = list(sys.argv[1:] if argv is None else argv)

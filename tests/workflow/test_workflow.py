@@ -38,7 +38,7 @@ def test_the_run_writes_every_table_and_a_model_card_per_cell(local_run):
 
     table = pd.read_csv(finished / "results" / "zero_shot.csv", index_col=[0, 1])
     assert table.shape == (4, 2) and list(table.columns) == ["hau", "luo"]
-    assert set(table.index) == {(c, l) for c in ("mini", "mini-b") for l in ("hau", "luo")}
+    assert set(table.index) == {(c, language) for c in ("mini", "mini-b") for language in ("hau", "luo")}
     for name in ("zero_shot.md", "zero_shot.tex", "zero_shot.png", "zero_shot_PER.csv", "in_language.md"):
         assert (finished / "results" / name).stat().st_size > 0
     card = (finished / "work" / "runs" / "mini" / "luo" / "base" / "seed1" / "README.md").read_text()
@@ -106,7 +106,8 @@ def test_a_killed_run_leaves_no_output_taken_as_complete(copy):
     config = yaml.safe_load(yaml.safe_dump(CONFIG))
     config["checkpoints"]["mini"]["training"]["epochs"] = 500  # long enough to be killed mid-way
     set_config(copy, config)
-    run = subprocess.Popen(snakemake_command(copy, "-j1", "results/zero_shot.csv"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(snakemake_command(copy, "-j1", "results/zero_shot.csv"), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
     logs = copy / "work" / "logs" / "train" / "mini"
     deadline = time.time() + 120
     while time.time() < deadline and not any('"epoch": 2' in p.read_text() for p in logs.glob("*/base/seed1.log")):
@@ -321,3 +322,67 @@ def test_a_key_given_twice_is_refused_and_an_analysis_left_out_is_said_before_an
     result = snakemake(copy, "-n")
     assert ("nertransfer: note: config key 'analyses.checkpoint_effects[0]': mini-b vs mini is left out: no cell is trained "
             "from 'mini-b'") in result.stdout + result.stderr
+
+
+# -- what reruns a finished job: params and inputs, not a rule's text (workflow/profiles/default) -------------------
+
+def workflow_copy(target: Path) -> Path:
+    """This workflow's files (Snakefile, rules, profiles, default config) in another folder, to edit there."""
+    target.mkdir()
+    shutil.copy2(REPO / "Snakefile", target / "Snakefile")
+    for folder in ("workflow", "config"):
+        shutil.copytree(REPO / folder, target / folder, symlinks=False)
+    (target / "profiles").symlink_to("workflow/profiles")
+    return target
+
+
+def test_a_rules_shell_text_alone_reruns_nothing(copy, tmp_path):
+    """Reformatting a rule or giving it a log leaves a finished run finished: `code` is no rerun trigger."""
+    workflow = workflow_copy(tmp_path / "edited")
+    for name, old in (("train.smk", "nertransfer train"), ("evaluate.smk", "nertransfer evaluate"),
+                      ("tables.smk", "nertransfer tables"), ("checkpoints.smk", "nertransfer build-recipe")):
+        rules = workflow / "workflow" / "rules" / name
+        assert old in rules.read_text()
+        rules.write_text(rules.read_text().replace(old, f"true && {old}"))
+    command = [sys.executable, "-m", "snakemake", "-s", str(workflow / "Snakefile"), "-d", str(copy),
+               f"--configfile={copy / 'config.yaml'}", "-n"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert "Nothing to be done" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+    # the edit is seen: with `code` among the triggers, the edited rules' jobs would all run again
+    result = subprocess.run([*command, "--rerun-triggers", "mtime", "params", "input", "software-env", "code"],
+                            capture_output=True, text=True, check=True)
+    assert re.search(r"^train\s+4$", result.stdout + result.stderr, re.M), (result.stdout + result.stderr)[-3000:]
+
+
+def test_an_option_at_its_default_is_no_param_of_the_finished_jobs(local_run):
+    """What Snakemake recorded of each job's params: the cell's settings, no option at its default (the dataset's
+    types, the tables' std), so that a later version passing one more option at its default reruns nothing."""
+    recorded = {}
+    for path in (local_run / ".snakemake" / "metadata").iterdir():
+        record = json.loads(path.read_text())
+        recorded.setdefault(record["rule"], []).append(record["params"])
+    assert set(recorded) >= {"build_recipe", "train", "evaluate", "card", "tables"}
+    for rule, params in recorded.items():
+        assert not any("--types" in value for values in params for value in values), rule
+    # train and evaluate: their options in one string; tables: the seeds expected per row, and no `--std sample`
+    assert all(len(values) == 1 for values in recorded["train"] + recorded["evaluate"] + recorded["tables"])
+    assert all(values == [] for values in recorded["card"])
+
+
+def test_the_tables_std_reruns_the_tables_and_the_save_interval_reruns_nothing(copy):
+    set_config(copy, {**CONFIG, "tables": {"std": "population"}})
+    assert counts(plan(copy)) == Counter({"tables": 1})
+    set_config(copy, {**CONFIG, "save_state_every_seconds": 600})
+    assert plan(copy) == []
+
+
+def test_the_datasets_types_rerun_the_jobs_that_read_them_and_reach_their_commands(copy):
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    config["datasets"]["mini"]["types"] = ["LOC", "ORG", "PER", "DATE"]  # another label order: other label ids
+    set_config(copy, config)
+    jobs = plan(copy)
+    assert counts(jobs) == Counter({"train": 4, "evaluate": 8, "card": 4, "tables": 1})  # the recipes do not read them
+    out = snakemake(copy, "-n", "-p")
+    for command, jobs in (("nertransfer train ", 4), ("nertransfer evaluate ", 8), ("nertransfer tables ", 1)):
+        lines = [line for line in (out.stdout + out.stderr).splitlines() if command in line]
+        assert len(lines) == jobs and all("--types LOC ORG PER DATE" in line for line in lines), command

@@ -9,14 +9,16 @@ rule build_recipe:
         ancient([EXP.dataset.file(language, "train") for language in EXP.dataset.languages]),
     output:
         directory(L.checkpoint("{recipe}")),
-    params:
-        settings=lambda w: canonical_json(EXP.checkpoints[w.recipe].recipe),
-    wildcard_constraints:
-        recipe=_alternatives(name for name, c in EXP.checkpoints.items() if c.kind == "recipe"),
     log:
         L.log("build_recipe", "{recipe}"),
+    wildcard_constraints:
+        recipe=_alternatives(EXP.made_by("build_recipe")),
     localrule: True
+    conda:
+        "../envs/nertransfer.yaml"
     threads: 2
+    params:
+        settings=lambda w: canonical_json(EXP.checkpoints[w.recipe].recipe),
     shell:
         "nertransfer build-recipe --train-files {input:q} --settings {params.settings:q} --output {output:q} > {log:q} 2>&1"
 
@@ -25,12 +27,14 @@ rule prefetch_checkpoint:
     # One download per repository and revision, whichever checkpoints (and languages) name it.
     output:
         directory(L.hub_checkpoint("{repo}", "{revision}")),
+    log:
+        L.log("prefetch", "{repo}", "{revision}"),
     wildcard_constraints:
         repo=r"[^/]+/[^/]+",
         revision=r"[^/]+",
-    log:
-        L.log("prefetch", "{repo}", "{revision}"),
     localrule: True
+    conda:
+        "../envs/nertransfer.yaml"
     shell:
         "nertransfer prefetch --hub {wildcards.repo:q} --revision {wildcards.revision:q} --output {output:q} > {log:q} 2>&1"
 
@@ -43,15 +47,20 @@ rule adapt_checkpoint:
         text=EXP.dataset.path.replace("{split}", "train"),
     output:
         directory(L.checkpoint("{adapted}", "{language}")),
-    params:
-        settings=lambda w: canonical_json(EXP.adaptation_settings(w.adapted)),
-    wildcard_constraints:
-        adapted=_alternatives(name for name, c in EXP.checkpoints.items() if c.kind == "adapt"),
     log:
         L.log("adapt", "{adapted}", "{language}"),
+    wildcard_constraints:
+        adapted=_alternatives(EXP.made_by("adapt_checkpoint")),
+    conda:
+        "../envs/nertransfer.yaml"
     threads: 1
     resources:
         gpus=1,
+    params:
+        **DATASET_OPTIONS,  # --types, only when not the default (common.smk)
+        settings=lambda w: canonical_json(EXP.adaptation_settings(w.adapted)),
     shell:
-        "HF_HUB_OFFLINE=1 nertransfer adapt --checkpoint {input.checkpoint:q} --text {input.text:q} --types {TYPES}"
-        " --settings {params.settings:q} --output {output:q} --threads {threads} > {log:q} 2>&1"
+        "HF_HUB_OFFLINE=1 nertransfer adapt --checkpoint {input.checkpoint:q} --text {input.text:q}"
+        " --settings {params.settings:q} --output {output:q} --threads {threads}"
+        f"{option_text(DATASET_OPTIONS)}"
+        " > {log:q} 2>&1"

@@ -9,9 +9,16 @@ import yaml
 from snakemake.exceptions import WorkflowError
 
 from nertransfer.experiment import layout
-from nertransfer.experiment.config import ConfigError, ConfigFileError, check_schema, config_files, load_experiment, shadowed_training
+from nertransfer.experiment.config import (
+    ConfigError,
+    ConfigFileError,
+    check_schema,
+    config_files,
+    load_experiment,
+    shadowed_training,
+)
 from nertransfer.data.conll import ConllError
-from nertransfer.experiment.matrix import canonical_json
+from nertransfer.experiment.matrix import DEFAULT_TYPES, canonical_json
 from nertransfer.data.fingerprints import check_experiment_data
 from nertransfer.analysis.records import set_aside_damaged
 from nertransfer.model.hub import HubError, check as check_hub, described
@@ -36,11 +43,21 @@ if not workflow.remote_exec:  # once, in the Snakemake the user started
 CELLS = {cell.id: cell for cell in EXP.cells()}
 TRAIN_LANGUAGES = sorted({cell.train_language for cell in CELLS.values()})  # of every block, not the first only
 L = EXP.layout
-TYPES = " ".join(map(shlex.quote, EXP.dataset.types))  # names checked by the schema; quoted all the same
 
-# The package's console script sits beside the Python running Snakemake; jobs find it there
-# even when the environment was not activated. Jobs never reach a hub: the prefetch rule did.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+# Variables this workflow sets for its jobs (in a cluster allocation, its own Snakemake sets them again), not
+# ones a user must define: so no `envvars:`, which asserts those (and would send this host's PATH to cluster jobs).
+os.environ.update(
+    # The package's console script sits beside the Python running Snakemake; jobs find it there even when the
+    # environment was not activated (with --software-deployment-method conda, the rule's environment comes first).
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    # How often a fine-tune saves its resumable state is no setting of the cell: changing it must rerun nothing,
+    # so it is not a param (params are rerun triggers); nor a resource, which a cluster executor adds up per group
+    # and reads as the allocation's size. The train rule passes "$NERTRANSFER_SAVE_STATE_EVERY_SECONDS".
+    NERTRANSFER_SAVE_STATE_EVERY_SECONDS=str(EXP.save_state_every_seconds),
+    # This repository: the rules' conda environment (workflow/envs/nertransfer.yaml) installs the package from it.
+    NERTRANSFER_SOURCE=workflow.basedir,
+)
+# Jobs never reach a hub: the prefetch rule did.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # the prefetch asks the hub for models, and for nothing else
@@ -89,6 +106,91 @@ def metrics_files():
     return [L.metrics(cell_id, language) for cell_id, cell in CELLS.items() for language in EXP.evaluation_languages(cell)]
 
 
+# -- options: a command's option at its default is left out, so that an upgrade reruns nothing; as a cell id
+# leaves out axes at their defaults. Snakemake reruns a job when one of its params changes or a new one appears:
+# a changed value is a new param, and it reruns exactly the jobs it affects.
+
+
+def types_option():
+    """`--types ...` when the dataset's entity types are not the commands' default (MasakhaNER's), nothing otherwise."""
+    types = tuple(EXP.dataset.types)
+    return f" --types {' '.join(map(shlex.quote, types))}" if types != DEFAULT_TYPES else ""
+
+
+def non_default(**options):
+    """`params:` entries (spread with **) for the options given as name=(value, the command's default) whose value
+    is not that default."""
+    return {name: value for name, (value, default) in options.items() if value != default}
+
+
+def option_text(options):
+    """The shell text that passes the entries of non_default(): ` --<name> {params.<name>:q}` each (a list's items
+    quoted one by one)."""
+    return "".join(f" --{name.replace('_', '-')} {{params.{name}:q}}" for name in options)
+
+
+DATASET_OPTIONS = non_default(types=(list(EXP.dataset.types), list(DEFAULT_TYPES)))  # adapt, tables, analyses
+TABLE_OPTIONS = {**DATASET_OPTIONS, **non_default(std=(EXP.table_std, "sample"))}  # `nertransfer tables --std`
+
+
+def results_folder(wildcards, output):
+    """The folder of a rule's result files (its first output), where its command writes them. A params function of
+    the output: Snakemake does not count it as a rerun trigger (the outputs name the job already)."""
+    return os.path.dirname(output[0])
+
+
+# -- fine-tuning and evaluation (train.smk, evaluate.smk)
+
+
+def train_inputs(wildcards):
+    cell = cell_of(wildcards)
+    inputs = {
+        "train": EXP.dataset.file(cell.train_language, "train"),
+        "dev": EXP.dataset.file(cell.train_language, "dev"),
+    }
+    # built, downloaded, adapted, or another cell's model (not a folder of the user's)
+    if EXP.checkpoints[cell.checkpoint].made_by is not None:
+        inputs["checkpoint"] = EXP.checkpoint_dir(cell)
+    return inputs
+
+
+def train_arguments(cell):
+    """The cell's starting checkpoint, resolved hyperparameters and axes, as command-line options."""
+    hyperparameters = shlex.quote(canonical_json(EXP.hyperparameters(cell)))
+    data = sha256_option(train=EXP.dataset.file(cell.train_language, "train"), dev=EXP.dataset.file(cell.train_language, "dev"))
+    return (
+        f"--checkpoint {shlex.quote(EXP.checkpoint_dir(cell))} --hyperparameters {hyperparameters} --cell {cell_axes(cell)}"
+        f" {data}{label_set_option(cell)}{types_option()}"
+    )
+
+
+def evaluate_arguments(cell, language):
+    hp = EXP.hyperparameters(cell)
+    axes = cell_axes(cell, eval_language=language)
+    return (
+        f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --precision {hp['precision']} --cell {axes}"
+        f" {sha256_option(test=EXP.dataset.file(language, 'test'))}{label_set_option(cell)}{types_option()}"
+    )
+
+
+def model_folder(path):
+    """The fine-tuned model: kept, or (keep_models: false) deleted once its evaluations are done."""
+    return directory(path) if EXP.keep_models else temp(directory(path))
+
+
+# A cell whose start, data and settings are another cell's shares that cell's fine-tune
+# (EXP.fine_tunes()); the few such cells are named in the constraints, not every cell.
+SHARED = [cell_id for cell_id, owner in EXP.fine_tunes().items() if owner.id != cell_id]
+
+
+def row_constraint(shared):
+    """The rows (every output is <row>/seed<k>/...) of the cells that share another cell's fine-tune (shared: the
+    share_* rules), or of those that have their own (train, evaluate)."""
+    if not SHARED:
+        return "(?!)" if shared else ROW_SHAPE
+    return f"(?{'=' if shared else '!'}(?:{_alternatives(SHARED)})/){ROW_SHAPE}"
+
+
 def hold_run_marker():
     """While this Snakemake runs jobs, the lock of `<work>/running` names it, so that `nertransfer status` tells a
     job it started and has not yet handed to a process (queued) from one that a stopped or killed run left
@@ -114,10 +216,14 @@ if not workflow.remote_exec:
 def results(names, category=None, caption=None, labels=lambda name: {"file": name}):
     """Paths of result files; with a category, the HTML tables and PNG figures among them go into the
     `snakemake --report` (rendered there; CSV, Markdown and LaTeX are the files to use elsewhere)."""
-    shown = lambda name: category is not None and name.endswith((".html", ".png"))  # noqa: E731
-    return [report(L.result(name), caption=str(Path(workflow.basedir, "workflow", "report", caption)), category=category,
-                   labels=labels(name))
-            if shown(name) else L.result(name) for name in names]
+
+    def result(name):
+        if category is None or not name.endswith((".html", ".png")):
+            return L.result(name)
+        caption_file = str(Path(workflow.basedir, "workflow", "report", caption))
+        return report(L.result(name), caption=caption_file, category=category, labels=labels(name))
+
+    return [result(name) for name in names]
 
 
 def plain(paths):
@@ -128,12 +234,15 @@ def plain(paths):
 def zero_shot_tables():
     """The tables rule's outputs: the zero-shot matrices, and the grid and learning-curve tables when used."""
     stems = {stem: (category, statistic) for category, statistic, stem in layout.matrix_stems(EXP.dataset.types)}
-    matrix = lambda name: dict(zip(("category", "statistic"), stems[name.rsplit(".", 1)[0]]),  # noqa: E731
-                               shown="heatmap" if name.endswith(".png") else "table")
+    matrix = lambda name: dict(
+        zip(("category", "statistic"), stems[name.rsplit(".", 1)[0]]),  # noqa: E731
+        shown="heatmap" if name.endswith(".png") else "table",
+    )
     names = layout.zero_shot_names(EXP.dataset.types)
     outputs = results([n for n in names if n.rsplit(".", 1)[0] in stems], "Zero-shot F1", "zero_shot.rst", matrix)
-    outputs += results([n for n in names if n.rsplit(".", 1)[0] not in stems and n != layout.CELLS_TABLE], "In-language",
-                       "in_language.rst")
+    outputs += results(
+        [n for n in names if n.rsplit(".", 1)[0] not in stems and n != layout.CELLS_TABLE], "In-language", "in_language.rst"
+    )
     outputs += results([layout.CELLS_TABLE])
     axes = layout.grid_names() if any(cell.grid_point for cell in CELLS.values()) else []
     axes += layout.learning_curve_names() if any(cell.train_size != "full" for cell in CELLS.values()) else []
@@ -146,6 +255,13 @@ def overlap_tables():
 
 def effect_tables(checkpoint, baseline):
     return results(layout.effect_names(checkpoint, baseline), "Checkpoint effects", "effects.rst")
+
+
+def effect_evaluations(wildcards):
+    """The evaluation folders an effect table's bootstrap reads (their predictions and metrics are the inputs)."""
+    return [
+        L.evaluation(cell.id, language) for cell, language in EXP.effect_evaluations(wildcards.checkpoint, wildcards.baseline)
+    ]
 
 
 def analysis_tables():
@@ -167,8 +283,7 @@ LOCAL_RUN = {}
 def check_hub_checkpoints():
     """Every hub repository and revision not yet downloaded exists, before any job is submitted (on the submit
     host, which reaches HF_ENDPOINT); else the run stops naming the checkpoints and languages that use it."""
-    missing = {key: described(users) for key, users in EXP.hub_downloads().items()
-               if not Path(L.hub_checkpoint(*key)).exists()}
+    missing = {key: described(users) for key, users in EXP.hub_downloads().items() if not Path(L.hub_checkpoint(*key)).exists()}
     if missing and os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("0", "false", "no", ""):
         try:
             check_hub(missing)
@@ -182,30 +297,29 @@ def check_hub_checkpoints():
 SWALLOWS_INTERRUPTS = (("snakemake/logging.py", "emit"),)
 
 
+def in_rule_environments():
+    """Whether jobs run in the rules' own software environments (`--software-deployment-method conda`)."""
+    return "conda" in {str(method).lower() for method in workflow.deployment_settings.deployment_method}
+
+
 def start_local_run():
     """Every run: a Ctrl-C is never lost. A local run: its jobs stop when Snakemake is interrupted, and
     (unless `warm_start: false`) they fork from one process that has imported torch (nertransfer.runtime.warm).
-    Cluster executors use neither."""
+    Cluster executors use neither, nor do jobs that run in the rules' conda environments (a warm process
+    is Snakemake's own environment, not theirs)."""
     handle_interrupts(not_inside=SWALLOWS_INTERRUPTS, stop_jobs=workflow.local_exec)
     if not workflow.local_exec:
         return
-    if config.get("warm_start", True):
+    if config.get("warm_start", True) and not in_rule_environments():
         LOCAL_RUN["warm"] = WarmServer.start(L.log("warm_server"), slots=config.get("local_jobs_at_once"))
 
 
-def start_allocation_workers():
-    """In a cluster allocation (Snakemake running a group job there): long-lived workers that run the group's
-    fine-tunes and evaluations in-process, one per CPU it was given (nertransfer.runtime.warm, --reuse)."""
-    import atexit
-
-    slots = workflow.resource_settings.cores if isinstance(workflow.resource_settings.cores, int) else None
-    job = os.environ.get("SLURM_JOB_ID", str(os.getpid()))
-    server = WarmServer.start(L.log("workers", job), slots=slots, reuse=True)
-    atexit.register(server.stop)
-
-
-if workflow.remote_exec and config.get("warm_start", True) and not os.environ.get("NERTRANSFER_WARM_SOCKET"):
-    start_allocation_workers()
+# In a cluster allocation the executor starts the long-lived workers (the Slurm profile's submitit-allocation-service:
+# `nertransfer warm-server --reuse`, one per CPU) before this Snakemake and tells its jobs where they listen
+# (NERTRANSFER_WARM_SOCKET). `warm_start: false` runs every job in its own process there too, as do jobs in the
+# rules' conda environments (the workers run in Snakemake's): its jobs are not told.
+if workflow.remote_exec and (not config.get("warm_start", True) or in_rule_environments()):
+    os.environ.pop("NERTRANSFER_WARM_SOCKET", None)
 
 
 def end_local_run():

@@ -21,7 +21,7 @@ def tiny_checkpoint(folder: Path, languages=("hau", "swa"), **settings) -> Path:
     """The offline default's recipe (2 layers, 128 wide, 8k Unigram) trained on a few languages."""
     from nertransfer.model.recipe import build_tiny_xlmr
 
-    return build_tiny_xlmr([str(DATA / l / "train.txt") for l in languages], folder / "tiny", settings)
+    return build_tiny_xlmr([str(DATA / language / "train.txt") for language in languages], folder / "tiny", settings)
 
 
 XLMR_BASE = dict(hidden_size=768, layers=12, heads=12, vocab_size=8000)
@@ -44,7 +44,8 @@ def xlmr_base_standin(folder: Path, tiny: bool = False) -> Path:
     if cache and (folder / "xlmr" / "config.json").exists():
         return folder / "xlmr"
     languages = sorted(p.name for p in DATA.iterdir() if p.is_dir())
-    path = build_tiny_xlmr([str(DATA / l / "train.txt") for l in languages], folder / "xlmr", {} if tiny else XLMR_BASE)
+    path = build_tiny_xlmr([str(DATA / language / "train.txt") for language in languages], folder / "xlmr",
+                           {} if tiny else XLMR_BASE)
     if not tiny:
         model = XLMRobertaForMaskedLM.from_pretrained(path)
         model.resize_token_embeddings(XLMR_VOCAB)
@@ -63,7 +64,8 @@ def fine_tune(checkpoint, train_file, dev_file, output, hyperparameters: dict, *
 def machine() -> str:
     import torch
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
     return f"{device}; torch {torch.__version__}"
 
 

@@ -44,7 +44,8 @@ def main() -> None:
         tagger = pipeline("token-classification", model=model, tokenizer=tokenizer, device=model.device, ignore_labels=[])
         texts = [" ".join(s) for s in sentences]
         sides = {
-            "nertransfer predict (batch 64, sorted)": lambda: predict_tags(model, tokenizer, sentences, max_length=128, batch_size=64),
+            "nertransfer predict (batch 64, sorted)": lambda: predict_tags(model, tokenizer, sentences, max_length=128,
+                                                                           batch_size=64),
             "pipeline, batch_size 32": lambda: tagger(texts, batch_size=32),
             "pipeline, batch_size 1": lambda: tagger(texts, batch_size=1),
         }

@@ -83,7 +83,8 @@ def main() -> None:
     print(f"scoring a {size:.0f} MB `token GOLD PRED` file (conlleval and strict IOB2), {options.rounds} rounds, on {machine()}")
     print(f"  nertransfer score: {median(ours, 0):6.1f} s, peak {median(ours, 1):6.0f} MB")
     print(f"  seqeval baseline:  {median(theirs, 0):6.1f} s, peak {median(theirs, 1):6.0f} MB")
-    print(f"  ratio (seqeval / ours): time {median(theirs, 0) / median(ours, 0):.2f}x, memory {median(theirs, 1) / median(ours, 1):.1f}x")
+    print(f"  ratio (seqeval / ours): time {median(theirs, 0) / median(ours, 0):.2f}x, "
+          f"memory {median(theirs, 1) / median(ours, 1):.1f}x")
 
 
 if __name__ == "__main__":

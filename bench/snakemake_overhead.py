@@ -194,7 +194,8 @@ def main() -> None:
             times = timed({
                 ("ours", "dry"): (snakemake_command(REPO / "Snakefile", ours_empty, PAPER, extra) + ["-n", "--quiet"], None),
                 ("floor", "dry"): (snakemake_command(floor_snakefile, floor_empty) + ["-n", "--quiet"], None),
-                ("ours", "noop"): (snakemake_command(REPO / "Snakefile", ours_done, PAPER, extra) + ["-j1"], "Nothing to be done"),
+                ("ours", "noop"): (snakemake_command(REPO / "Snakefile", ours_done, PAPER, extra) + ["-j1"],
+                                   "Nothing to be done"),
                 ("floor", "noop"): (snakemake_command(floor_snakefile, floor_done) + ["-j1"], "Nothing to be done"),
             })
             print(f"Matrix {key}, {title}: --configfile config/paper.yaml" + (f" + {json.dumps(override)}" if override else ""))

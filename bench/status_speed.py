@@ -25,8 +25,8 @@ def done_run(folder: Path) -> int:
 
     import yaml
 
-    from nertransfer.experiment.config import load_experiment, merged
     from nertransfer.data.fingerprints import file_sha256
+    from nertransfer.experiment.config import load_experiment, merged
     from nertransfer.experiment.layout import DEV_METRICS, TRAIN_CONFIG
 
     (folder / "data").symlink_to(REPO / "data")

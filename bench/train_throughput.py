@@ -23,8 +23,13 @@ from common import DATA, TYPES, fine_tune, machine, tiny_checkpoint, workspace, 
 
 
 def hf_trainer_seconds(checkpoint, windows, labels, hp, folder) -> float:
-    from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        Trainer,
+        TrainingArguments,
+    )
 
     from nertransfer.data.conll import bio_labels
 
@@ -32,9 +37,9 @@ def hf_trainer_seconds(checkpoint, windows, labels, hp, folder) -> float:
     names = bio_labels(TYPES)
     model = AutoModelForTokenClassification.from_pretrained(checkpoint, num_labels=len(names))
     rows = []
-    for window, window_labels in zip(windows, labels):
+    for window, window_labels in zip(windows, labels, strict=True):
         targets = [-100] * len(window)
-        for start, label in zip(window.word_starts, window_labels):
+        for start, label in zip(window.word_starts, window_labels, strict=True):
             targets[start] = label
         rows.append({"input_ids": window.input_ids, "attention_mask": [1] * len(window), "labels": targets})
     arguments = TrainingArguments(
@@ -89,9 +94,12 @@ def main() -> None:
             theirs.append(tokens / hf_trainer_seconds(checkpoint, windows, labels, hp, folder))
     model = "xlm-roberta-base architecture (random init)" if options.xlmr_base else "tiny recipe (2 layers, 128 wide)"
     print(f"training throughput, {model}, MasakhaNER 1.0 {options.language} train ({len(windows)} windows, "
-          f"{tokens // hp['epochs']} subwords/epoch), batch {hp['batch_size']}, {hp['epochs']} epochs, median of {options.rounds} rounds, on {machine()}")
-    print(f"  nertransfer train:    {statistics.median(ours):10.0f} tokens/s   (rounds: {', '.join(f'{r:.0f}' for r in ours)})")
-    print(f"  Hugging Face Trainer: {statistics.median(theirs):10.0f} tokens/s   (rounds: {', '.join(f'{r:.0f}' for r in theirs)})")
+          f"{tokens // hp['epochs']} subwords/epoch), batch {hp['batch_size']}, {hp['epochs']} epochs, "
+          f"median of {options.rounds} rounds, on {machine()}")
+    print(f"  nertransfer train:    {statistics.median(ours):10.0f} tokens/s   "
+          f"(rounds: {', '.join(f'{r:.0f}' for r in ours)})")
+    print(f"  Hugging Face Trainer: {statistics.median(theirs):10.0f} tokens/s   "
+          f"(rounds: {', '.join(f'{r:.0f}' for r in theirs)})")
     print(f"  ratio of the medians: {statistics.median(ours) / statistics.median(theirs):.2f}x")
 
 

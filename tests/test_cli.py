@@ -70,7 +70,8 @@ def test_a_line_of_nuls_without_an_end_is_refused_early_in_a_short_line_and_litt
     with open(big, "wb") as out:
         out.truncate(1 << 30)
     measure = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.stderr.write(r.stderr); sys.exit(r.returncode)")
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+               "sys.stderr.write(r.stderr); sys.exit(r.returncode)")
     command = shutil.which("nertransfer", path=str(Path(sys.executable).parent)) or "nertransfer"
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", measure, command, "score", "--pred", str(big)], cwd=tmp_path,

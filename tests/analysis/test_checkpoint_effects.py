@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nertransfer.analysis.checkpoint_effects import checkpoint_effect
-
 from conftest import TYPES, cells_frame
+from nertransfer.analysis.checkpoint_effects import checkpoint_effect
 
 
 def test_a_checkpoint_effect_is_the_difference_of_means_matched_on_every_other_axis():

@@ -7,10 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from nertransfer.experiment import layout
-from nertransfer.analysis.tables import write_tables
-
 from conftest import TYPES
+from nertransfer.analysis.tables import write_tables
+from nertransfer.experiment import layout
 
 
 def cell_files(tmp_path, point, size, seed, dev_f1, test_f1, sentences=100):
@@ -32,7 +31,7 @@ def test_the_grid_choice_uses_dev_f1_only_and_reports_test_f1_of_that_choice(tmp
     # lr1 is better on dev, lr2 better on test: the choice must be lr1
     files = [cell_files(tmp_path, "lr1", "full", seed, 0.6 + 0.01 * seed, 0.3) for seed in (1, 2)]
     files += [cell_files(tmp_path, "lr2", "full", seed, 0.5, 0.9) for seed in (1, 2)]
-    runs, metrics = zip(*files)
+    runs, metrics = zip(*files, strict=True)
     written = write_tables(metrics, tmp_path / "results", TYPES, runs)
     assert sorted(p.name for p in written) == sorted(layout.zero_shot_names(TYPES) + layout.grid_names())
     dev = pd.read_csv(tmp_path / "results" / "grid_dev.csv").set_index("grid_point")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nertransfer.analysis.overlap import overlap, overlap_correlations, write_overlap
-
 from conftest import TYPES, cells_frame, write
+from nertransfer.analysis.overlap import overlap, overlap_correlations, write_overlap
 
 
 @pytest.fixture
@@ -51,15 +50,18 @@ def test_write_overlap_reads_cells_csv_and_writes_tables_and_a_scatter(tmp_path,
 
     assert {p.name for p in written} == set(overlap_names())
     pairs = pd.read_csv(tmp_path / "results" / "overlap.csv")
-    assert sorted(zip(pairs["train_language"], pairs["eval_language"])) == [("a", "b"), ("b", "a")]  # zero-shot pairs only
+    assert sorted(zip(pairs["train_language"], pairs["eval_language"], strict=True)) == [
+        ("a", "b"), ("b", "a")]  # zero-shot pairs only
 
 
 def test_the_analyses_tables_and_config_import_no_torch():
     import subprocess
     import sys
 
-    probe = ("import sys, nertransfer.analysis.overlap, nertransfer.analysis.checkpoint_effects, nertransfer.analysis.grid_search,"
-             "nertransfer.analysis.learning_curve, nertransfer.analysis.tables, nertransfer.analysis.records, nertransfer.analysis.rendering, nertransfer.experiment.layout,"
+    probe = ("import sys, nertransfer.analysis.overlap, nertransfer.analysis.checkpoint_effects, "
+             "nertransfer.analysis.grid_search,"
+             "nertransfer.analysis.learning_curve, nertransfer.analysis.tables, "
+             "nertransfer.analysis.records, nertransfer.analysis.rendering, nertransfer.experiment.layout,"
              "nertransfer.experiment.config;"
              "assert 'torch' not in sys.modules, 'a module of tables or analyses imported torch'")
     subprocess.run([sys.executable, "-c", probe], check=True)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from nertransfer.data.conll import ConllError, bio_labels, read_conll, repair_iob2, write_conll
-
 from conftest import DATA, TYPES, write
+from nertransfer.data.conll import ConllError, bio_labels, read_conll, repair_iob2, write_conll
 
 MASAKHANER = sorted((DATA / "masakhaner-1.0").glob("*/*.txt"))
 
@@ -78,13 +76,15 @@ def test_tokens_with_zero_width_characters_are_kept_verbatim():
 
 
 def test_entities_opening_with_i_are_kept_and_repaired_to_b():
+    def entities(tags):
+        return sum(1 for i, t in enumerate(tags) if t.startswith("B-") or (
+            t.startswith("I-") and (i == 0 or tags[i - 1] == "O" or tags[i - 1][2:] != t[2:])))
+
     opened_with_i = 0
     for path in MASAKHANER:
         for sentence in read_conll(path, TYPES):
             repaired, count = repair_iob2(sentence.tags)
             opened_with_i += count
-            entities = lambda tags: sum(1 for i, t in enumerate(tags) if t.startswith("B-") or (
-                t.startswith("I-") and (i == 0 or tags[i - 1] == "O" or tags[i - 1][2:] != t[2:])))
             assert entities(repaired) == entities(sentence.tags)  # no entity lost, none invented
     assert opened_with_i == 12  # measured on MasakhaNER 1.0
 
@@ -150,7 +150,8 @@ def test_an_error_quotes_at_most_the_start_of_a_long_line_or_tag_and_says_how_lo
     assert str(error.value).startswith(f"{one_field}:2: expected 'token TAG', got 1 field(s): 'xxxx")
     assert str(error.value).endswith("... (100000 characters)") and len(str(error.value)) < 300
     long_tag = write(tmp_path / "tag.txt", "Ada B-" + "\x00" * 100_000 + "\n")
-    with pytest.raises(ConllError, match=r"tag.txt:1: expected a tag over the types .*'B-\\x00.*\.\.\. \(100002 characters\)$") as error:
+    with pytest.raises(ConllError, match=r"tag.txt:1: expected a tag over the types "
+                                         r".*'B-\\x00.*\.\.\. \(100002 characters\)$") as error:
         read_conll(long_tag, TYPES)
     assert len(str(error.value)) < 300
 

@@ -40,10 +40,9 @@ def test_files_and_folders_get_the_modes_the_umask_gives(tmp_path, umask):
 
 def test_a_failed_write_leaves_the_earlier_file_and_no_partial_one(tmp_path):
     write_json(tmp_path / "metrics.json", {"f1": 1.0})
-    with pytest.raises(RuntimeError):
-        with atomic_write(tmp_path / "metrics.json") as out:
-            out.write("{broken")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_write(tmp_path / "metrics.json") as out:
+        out.write("{broken")
+        raise RuntimeError("killed")
     assert (tmp_path / "metrics.json").read_text() == '{\n  "f1": 1.0\n}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
 
@@ -51,9 +50,8 @@ def test_a_failed_write_leaves_the_earlier_file_and_no_partial_one(tmp_path):
 def test_a_failed_folder_leaves_the_earlier_folder_whole(tmp_path):
     with atomic_directory(tmp_path / "model") as folder:
         (folder / "weights").write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_directory(tmp_path / "model") as folder:
-            (folder / "weights").write_text("new, half written")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_directory(tmp_path / "model") as folder:
+        (folder / "weights").write_text("new, half written")
+        raise RuntimeError("killed")
     assert (tmp_path / "model" / "weights").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

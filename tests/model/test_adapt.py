@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from nertransfer.model.adapt import adapt, text_blocks
-
 from conftest import TYPES
+from nertransfer.model.adapt import adapt, text_blocks
 
 
 def test_text_is_cut_into_blocks_without_losing_any_subword(tiny_checkpoint):

@@ -75,7 +75,7 @@ def test_packed_windows_give_the_logits_of_padded_ones_only_with_positions_from_
         shifted = list(per_window(model(**packed).logits, windows))
     for row, window in enumerate(windows):
         torch.testing.assert_close(same[row], padded[row, : len(window)], rtol=0, atol=1e-5)
-    assert max((s - padded[r, : len(w)]).abs().max().item() for r, (s, w) in enumerate(zip(shifted, windows))) > 1e-2
+    assert max((s - padded[r, : len(w)]).abs().max().item() for r, (s, w) in enumerate(zip(shifted, windows, strict=True))) > 1e-2
 
 
 def test_fixed_shape_batches_predict_the_same_tags_as_dynamically_padded_ones(model_and_windows):
@@ -95,7 +95,8 @@ def test_cuda_graphs_on_a_cpu_are_noted_and_train_the_model_static_shapes_train(
                        model_output=tmp_path / "graphs-model")
     assert "cuda_graphs: no GPU here" in capfd.readouterr().out
     assert graphs == static
-    assert (tmp_path / "graphs-model" / "model.safetensors").read_bytes() == (tmp_path / "static-model" / "model.safetensors").read_bytes()
+    assert ((tmp_path / "graphs-model" / "model.safetensors").read_bytes()
+            == (tmp_path / "static-model" / "model.safetensors").read_bytes())
     recorded = json.loads((tmp_path / "graphs" / "train_config.json").read_text())["hyperparameters"]
     assert recorded["cuda_graphs"] is True and "static_shapes" not in recorded  # a default left out, as in the config
 

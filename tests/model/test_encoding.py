@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import TYPES
 
+from conftest import TYPES
 from nertransfer.model.encoding import encode, length_grouped_batches
 
 
@@ -84,7 +84,7 @@ def sentence_by_sentence(tokenizer, sentences):
     result = []
     for words in sentences:
         encoded = tokenizer([list(words)], is_split_into_words=True, add_special_tokens=False)
-        result.append([[i for i, w in zip(encoded["input_ids"][0], encoded.word_ids(0)) if w == word] or
+        result.append([[i for i, w in zip(encoded["input_ids"][0], encoded.word_ids(0), strict=True) if w == word] or
                        [tokenizer.unk_token_id] for word in range(len(words))])
     return result
 

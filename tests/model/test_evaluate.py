@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 
-from nertransfer.data.conll import read_conll
-
 from conftest import TYPES
+from nertransfer.data.conll import read_conll
 
 
 def test_evaluation_predicts_every_token_even_of_sentences_longer_than_the_model(tmp_path, tiny_checkpoint, mini_corpus):
-    from nertransfer.model.evaluate import evaluate
-
     from conftest import TINY_TRAINING, fine_tune
+    from nertransfer.model.evaluate import evaluate
 
     run = tmp_path / "train"
     fine_tune(tiny_checkpoint, mini_corpus, {**TINY_TRAINING, "epochs": 1}, run)
     test = mini_corpus / "luo" / "test.txt"
     gold = read_conll(test, TYPES)
     assert max(len(s) for s in gold) > 16 / 2  # with max_length 16 some sentences need several windows
-    metrics = evaluate(str(run / "model"), str(test), TYPES, predictions_file=tmp_path / "p.conll", metrics_file=tmp_path / "m.json", max_length=16,
+    metrics = evaluate(str(run / "model"), str(test), TYPES, predictions_file=tmp_path / "p.conll",
+                       metrics_file=tmp_path / "m.json", max_length=16,
                        cell={"checkpoint": "tiny", "train_language": "hau", "seed": 1, "eval_language": "luo"})
     predicted = read_conll(tmp_path / "p.conll", TYPES, n_columns=3)
     assert [s.tokens for s in predicted] == [s.tokens for s in gold]

@@ -55,7 +55,8 @@ def test_a_checkpoint_that_asks_for_remote_code_is_refused(hub, tmp_path):
 def test_a_job_that_tried_to_download_fails_and_reaches_no_hub(hub, tmp_path, mini_corpus):
     """Jobs run with HF_HUB_OFFLINE=1: given a hub id instead of a prefetched folder, a fine-tune fails at once."""
     before = len(requests(hub.access_log))
-    result = nertransfer(hub, "train", "--checkpoint", "FacebookAI/xlm-roberta-base", "--train", mini_corpus / "hau" / "train.txt",
+    result = nertransfer(hub, "train", "--checkpoint", "FacebookAI/xlm-roberta-base",
+                         "--train", mini_corpus / "hau" / "train.txt",
                          "--dev", mini_corpus / "hau" / "dev.txt", "--hyperparameters", json.dumps(TINY_TRAINING),
                          "--output", tmp_path / "run", HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "empty-cache"))
     assert result.returncode != 0 and "offline" in result.stderr.lower(), result.stderr[-2000:]

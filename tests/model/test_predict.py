@@ -6,8 +6,8 @@ from conftest import TYPES
 
 
 def test_capping_cpu_batches_in_subwords_changes_no_prediction(tiny_checkpoint, mini_corpus, monkeypatch):
-    from nertransfer.model import predict
     from nertransfer.data.conll import bio_labels, read_conll
+    from nertransfer.model import predict
     from nertransfer.model.encoding import encode, length_grouped_batches
 
     tokenizer, model = predict.load_model(str(tiny_checkpoint), bio_labels(TYPES))

@@ -28,9 +28,8 @@ def test_tokenizer_was_trained_on_the_training_text(tiny_checkpoint):
 
 
 def test_recipe_is_deterministic(tmp_path, mini_corpus, tiny_checkpoint):
-    from nertransfer.model.recipe import build_tiny_xlmr
-
     from conftest import TINY_RECIPE
+    from nertransfer.model.recipe import build_tiny_xlmr
 
     again = build_tiny_xlmr(sorted(str(p) for p in mini_corpus.glob("*/train.txt")), tmp_path / "again", TINY_RECIPE)
     assert (again / "model.safetensors").read_bytes() == (tiny_checkpoint / "model.safetensors").read_bytes()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_the_working_descendants_are_the_leaves_below_a_process_not_the_shells_b
             time.sleep(0.05)
         leaves = working_descendants(shell.pid)
         assert len(leaves) == 2 and shell.pid not in leaves
-        assert all(open(f"/proc/{pid}/cmdline").read().startswith("sleep") for pid in leaves)
+        assert all(Path(f"/proc/{pid}/cmdline").read_text().startswith("sleep") for pid in leaves)
     finally:
         shell.send_signal(signal.SIGKILL)
         subprocess.run(["pkill", "-P", str(shell.pid)])

@@ -43,7 +43,8 @@ def test_identical_systems_differ_in_no_cell():
 def test_a_system_better_on_every_sentence_is_significant_in_every_cell():
     gold = sentences(300, 0)
     worse = [degraded(gold, 0.4, seed) for seed in (1, 2)]
-    better = [[g if i % 2 == 0 else w for i, (g, w) in enumerate(zip(gold, pred))] for pred in worse]  # right on half
+    better = [[g if i % 2 == 0 else w for i, (g, w) in enumerate(zip(gold, pred, strict=True))]
+              for pred in worse]  # right on half
     perfect = [sentence_counts(gold, gold, CATEGORIES)] * 2
     for system in (perfect, [sentence_counts(gold, pred, CATEGORIES) for pred in better]):
         results = paired_bootstrap(system, [sentence_counts(gold, pred, CATEGORIES) for pred in worse])
@@ -60,7 +61,8 @@ def test_a_noisy_small_difference_is_not_significant_and_the_interval_holds_the_
 
 def test_the_same_inputs_give_the_same_interval():
     gold = sentences(100, 0)
-    a, b = [sentence_counts(gold, degraded(gold, 0.2, 1), CATEGORIES)], [sentence_counts(gold, degraded(gold, 0.3, 2), CATEGORIES)]
+    a, b = ([sentence_counts(gold, degraded(gold, 0.2, 1), CATEGORIES)],
+            [sentence_counts(gold, degraded(gold, 0.3, 2), CATEGORIES)])
     assert paired_bootstrap(a, b) == paired_bootstrap(a, b)
     assert paired_bootstrap(a, b) != paired_bootstrap(a, b, seed=1)
 

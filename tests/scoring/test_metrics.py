@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DATA, FIXTURES, write
 from nertransfer.data.conll import ConllError
 from nertransfer.scoring.metrics import conlleval_entities, score, score_files
-
-from conftest import DATA, FIXTURES, write
 
 BASELINES = FIXTURES / "masakhaner2-baselines"
 RUNS = sorted(BASELINES.glob("*/test_predictions*.txt"))
@@ -186,8 +185,8 @@ def test_a_two_column_file_alone_is_refused_where_its_first_line_is(tmp_path):
 
 
 def test_scoring_a_file_in_chunks_gives_the_numbers_of_scoring_it_whole(tmp_path, monkeypatch):
-    from nertransfer.scoring import metrics
     from nertransfer.data.conll import read_conll
+    from nertransfer.scoring import metrics
 
     predictions = RUNS[0]
     gold_file = DATA / "masakhaner-2.0" / predictions.parent.name.split("_")[0] / "test.txt"

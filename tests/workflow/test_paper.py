@@ -93,7 +93,8 @@ def test_an_unpinned_start_records_the_commit_it_resolved_to(local_paper, hub):
     run = local_paper / "work" / "runs" / "xlmr-language" / "hau" / "base" / "seed2"
     source = json.loads((run / "train" / "train_config.json").read_text())["checkpoint_source"]
     assert source == {"repo": "Davlan/xlm-roberta-base-finetuned-hausa", "revision": "main", "commit": head, "endpoint": hub.url}
-    assert f"`Davlan/xlm-roberta-base-finetuned-hausa` at commit `{head}` (revision asked: `main`" in (run / "README.md").read_text()
+    assert (f"`Davlan/xlm-roberta-base-finetuned-hausa` at commit `{head}` (revision asked: `main`"
+            in (run / "README.md").read_text())
 
 
 def test_moving_a_pin_reruns_exactly_the_cells_that_start_from_it_and_gets_that_commits_files(local_paper, hub, tmp_path):
@@ -153,7 +154,8 @@ def test_the_study_runs_through_the_slurm_profile_offline_and_gives_the_local_ru
         assert (workdir / "results" / table).read_bytes() == (local_paper / "results" / table).read_bytes(), table
     # every request to the hub came from the prefetch on the submit host, before the first job was submitted
     asked = requests(hub.access_log)[before:]
-    submitted = subprocess.run(["sacct", "--noheader", "--parsable2", "--allocations", "--format=Submit", "--jobs", ",".join(jobs)],
+    submitted = subprocess.run(["sacct", "--noheader", "--parsable2", "--allocations", "--format=Submit",
+                                "--jobs", ",".join(jobs)],
                                capture_output=True, text=True, check=True).stdout.split()
     first_submission = min(time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S")) for stamp in submitted)
     assert asked and max(request["time"] for request in asked) < first_submission + 1

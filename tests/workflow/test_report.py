@@ -21,8 +21,10 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOW_TABLE = ("<script>setTimeout(function () {{ var path = Object.keys(results).find(function (k) {{ return k.endsWith('{name}') }});"
-              " app.setView({{content: 'html', contentPath: results[path].data_uri, resultPath: path, navbarMode: 'resultinfo'}}); }},"
+SHOW_TABLE = ("<script>setTimeout(function () {{ var path = Object.keys(results).find(function (k)"
+              " {{ return k.endsWith('{name}') }});"
+              " app.setView({{content: 'html', contentPath: results[path].data_uri,"
+              " resultPath: path, navbarMode: 'resultinfo'}}); }},"
               " 1500);</script>")
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nertransfer.experiment.layout import GRID_STEMS
 from nertransfer.analysis.records import EXTRA_AXES, row_axes
 from nertransfer.analysis.rendering import mean_pm_std, write_table
+from nertransfer.experiment.layout import GRID_STEMS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,11 +31,13 @@ def grid_tables(runs: "pd.DataFrame", frame: "pd.DataFrame", output_dir: Path) -
     shown = mean_pm_std(dev.rename(columns={"mean": "dev_f1_mean", "std": "dev_f1_std"})).assign(
         seeds=dev["count"], chosen=["yes" if c else "" for c in dev["chosen"]])
     written = write_table(dev.rename(columns={"count": "seeds"}), output_dir / dev_stem,
-                          "Hyperparameter search: dev F1 x 100 (mean ± std over seeds); the chosen configuration has the best mean.",
+                          "Hyperparameter search: dev F1 x 100 (mean ± std over seeds); "
+                          "the chosen configuration has the best mean.",
                           shown)
     overall = frame[frame["category"] == "overall"]
     chosen = overall.merge(best.reset_index(), on=[*axes, "grid_point"])
     test = chosen.groupby([*axes, "grid_point", "eval_language"])["f1"].mean().unstack("eval_language")
     written += write_table(test, output_dir / best_stem,
-                           "Test F1 x 100 (mean over seeds) of the configuration chosen on dev: rows model, columns evaluation language.")
+                           "Test F1 x 100 (mean over seeds) of the configuration chosen on dev: "
+                           "rows model, columns evaluation language.")
     return written

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nertransfer.experiment.layout import LEARNING_CURVE
 from nertransfer.analysis.records import row_axes
 from nertransfer.analysis.rendering import save_figure, write_table
+from nertransfer.experiment.layout import LEARNING_CURVE
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from nertransfer.analysis.records import EXTRA_AXES, mean_f1
+from nertransfer.analysis.rendering import save_figure, write_table
 from nertransfer.data.conll import read_conll
 from nertransfer.experiment.layout import OVERLAP_SCATTER, OVERLAP_STEMS
 from nertransfer.scoring.metrics import conlleval_entities
-from nertransfer.analysis.records import EXTRA_AXES, mean_f1
-from nertransfer.analysis.rendering import save_figure, write_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,7 +79,7 @@ def scatter(pairs: "pd.DataFrame", correlations: "pd.DataFrame", path: Path) -> 
     import matplotlib.pyplot as plt
 
     figure, panels = plt.subplots(1, 2, figsize=(10, 4), dpi=120, layout="constrained", sharey=True)
-    for panel, measure in zip(panels, MEASURES):
+    for panel, measure in zip(panels, MEASURES, strict=True):
         for checkpoint, group in pairs.groupby("checkpoint"):
             stats = correlations.loc[(checkpoint, measure)]
             label = checkpoint if pd.isna(stats["pearson_r"]) else (
@@ -107,12 +107,14 @@ def write_overlap(cells_csv: str | Path, train_files: Mapping[str, str], test_fi
     pairs = overlap(train_files, test_files, types).merge(f1[["checkpoint", "train_language", "eval_language", "f1"]],
                                                           on=["train_language", "eval_language"])
     correlations = overlap_correlations(pairs)
-    written = write_table(pairs.set_index(["checkpoint", "train_language", "eval_language"]).sort_index(), output_dir / pairs_stem,
+    written = write_table(pairs.set_index(["checkpoint", "train_language", "eval_language"]).sort_index(),
+                          output_dir / pairs_stem,
                           "Token and entity overlap (% of the test set found in the training set) and zero-shot F1 x 100.")
     shown = correlations.copy()  # p-values in scientific notation for reading: 2 decimals would show 0.00
     for column in ("pearson_p", "spearman_p"):
         shown[column] = [f"{p:.2g}" if pd.notna(p) else "–" for p in correlations[column]]
     written += write_table(correlations, output_dir / correlation_stem,
-                           "Correlation of overlap with zero-shot F1 over language pairs (train != test): Pearson and Spearman, two-sided p.",
+                           "Correlation of overlap with zero-shot F1 over language pairs (train != test): "
+                           "Pearson and Spearman, two-sided p.",
                            shown, floatfmt=("", "", ".0f", ".2f", ".2g", ".2f", ".2g"))
     return [*written, scatter(pairs, correlations, output_dir / OVERLAP_SCATTER)]

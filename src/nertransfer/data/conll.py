@@ -111,7 +111,7 @@ def _lines(path: Path, expected_form: str) -> Iterator[tuple[int, str]]:
     that is not valid UTF-8 is decoded line by line to name the exact line of the error.
     """
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 (closed by `with handle` below: this try is for open's errors alone)
     except FileNotFoundError:
         raise ConllError(path, None, f"file not found: expected a CoNLL file of {expected_form} lines") from None
     except IsADirectoryError:
@@ -201,7 +201,7 @@ def iter_conll(
 
 
 def _sentence(rows: list[list[str]], line: int) -> Sentence:
-    tokens, *columns = zip(*rows)
+    tokens, *columns = zip(*rows, strict=True)
     return Sentence(tokens, tuple(columns), line)
 
 

@@ -17,6 +17,7 @@ files whose content is new.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -121,10 +122,8 @@ def check_data_files(paths: Iterable[str], types: Sequence[str], cache_dir: str 
 def _remember(marker: Path, sentences: int) -> None:
     from nertransfer.data.files import write_json
 
-    try:
+    with contextlib.suppress(OSError):  # a read-only work folder only costs the next run the same check
         write_json(marker, {"sentences": sentences})
-    except OSError:  # a read-only work folder only costs the next run the same check
-        pass
 
 
 def check_experiment_data(experiment, cache_dir: str | os.PathLike) -> dict[str, DataFile]:

@@ -18,9 +18,9 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from nertransfer.data.conll import read_conll
-from nertransfer.model.device import choose
 from nertransfer.data.files import atomic_directory
 from nertransfer.experiment.layout import ADAPTATION
+from nertransfer.model.device import choose
 
 DEFAULT_ADAPTATION = {"epochs": 3, "learning_rate": 5e-5, "batch_size": 32, "mask_probability": 0.15, "seed": 0,
                       "block_size": 128, "precision": "auto"}
@@ -38,8 +38,13 @@ def text_blocks(tokenizer, sentences: Sequence[Sequence[str]], block_size: int) 
 def adapt(checkpoint: str, text_files: Sequence[str], types: Sequence[str], output: str | Path,
           settings: Mapping[str, Any] | None = None) -> list[dict]:
     """Continue masked-LM training of `checkpoint` on the sentences of `text_files`; save the model in `output`."""
-    from transformers import (AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling,
-                              get_linear_schedule_with_warmup, set_seed)
+    from transformers import (
+        AutoModelForMaskedLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        get_linear_schedule_with_warmup,
+        set_seed,
+    )
 
     settings = {**DEFAULT_ADAPTATION, **(settings or {})}
     set_seed(settings["seed"])

@@ -51,9 +51,9 @@ def collate(windows: Sequence[Window], pad_id: int, labels: Sequence[Sequence[in
     }
     if labels is not None:
         label_rows = []
-        for window, window_labels in zip(windows, labels):
+        for window, window_labels in zip(windows, labels, strict=True):
             row = [IGNORE] * width
-            for start, label in zip(window.word_starts, window_labels):
+            for start, label in zip(window.word_starts, window_labels, strict=True):
                 row[start] = label
             label_rows.append(row)
         batch["labels"] = torch.tensor(label_rows + [[IGNORE] * width] * extra)
@@ -75,9 +75,9 @@ def collate_packed(windows: Sequence[Window], pad_id: int, labels: Sequence[Sequ
              "attention_mask": mask, "position_ids": torch.tensor([positions])}
     if labels is not None:
         row, start = [], 0
-        for window, window_labels in zip(windows, labels):
+        for window, window_labels in zip(windows, labels, strict=True):
             window_row = [IGNORE] * len(window)
-            for first, label in zip(window.word_starts, window_labels):
+            for first, label in zip(window.word_starts, window_labels, strict=True):
                 window_row[first] = label
             row += window_row
         batch["labels"] = torch.tensor([row])

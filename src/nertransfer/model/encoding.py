@@ -42,13 +42,13 @@ def _word_pieces(tokenizer, sentences: Sequence[Sequence[str]]) -> list[list[lis
     # verbose=False: the one long sequence of distinct words is never a model input (encode() cuts windows)
     encoded = tokenizer([distinct], is_split_into_words=True, add_special_tokens=False, verbose=False)
     pieces: list[list[int]] = [[] for _ in distinct]
-    for token_id, word in zip(encoded["input_ids"][0], encoded.word_ids(0)):
+    for token_id, word in zip(encoded["input_ids"][0], encoded.word_ids(0), strict=True):
         if word is not None:
             pieces[word].append(token_id)
     for word_pieces in pieces:
         if not word_pieces:
             word_pieces.append(tokenizer.unk_token_id)
-    pieces_of = dict(zip(distinct, pieces))
+    pieces_of = dict(zip(distinct, pieces, strict=True))
     return [[pieces_of[word] for word in words] for words in sentences]  # shared lists: read, never changed
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nertransfer.data.conll import keep_types, read_conll, write_conll
-from nertransfer.model.device import choose
 from nertransfer.data.files import exclusive, write_json
 from nertransfer.data.fingerprints import check_planned, check_unchanged, data_sha256
-from nertransfer.scoring.metrics import score_all_modes
+from nertransfer.model.device import choose
 from nertransfer.model.predict import load_model, predict_tags
+from nertransfer.scoring.metrics import score_all_modes
 
 
 def evaluate(

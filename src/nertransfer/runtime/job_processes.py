@@ -19,6 +19,7 @@ it ended Snakemake at once, leaving a local run's jobs to run unseen and a Slurm
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -74,10 +75,8 @@ def _inside(frame: Optional[FrameType], functions: tuple[tuple[str, str], ...]) 
 def stop_job_processes() -> None:
     """Send SIGTERM to this process's working descendants (a fine-tune saves its state and stops)."""
     for process in working_descendants(os.getpid()):
-        try:
+        with contextlib.suppress(ProcessLookupError):  # ended since it was listed
             os.kill(process, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
 
 def handle_interrupts(not_inside: tuple[tuple[str, str], ...] = (), stop_jobs: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""The status of a matrix (nertransfer.runtime.status) shown: a grid for a terminal, CSV, and a coloured figure or page (no torch)."""
+"""The status of a matrix (nertransfer.runtime.status) shown: a grid for a terminal, CSV, and a coloured figure or
+page (no torch)."""
 
 from __future__ import annotations
 

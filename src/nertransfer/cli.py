@@ -332,7 +332,7 @@ def _table_commands(command) -> None:
     sub.add_argument("--baseline", required=True)
     sub.add_argument("--evaluations", nargs="*", default=[],
                      help=f"evaluation folders ({layout.METRICS}, {layout.PREDICTIONS}) of both: for the bootstrap intervals")
-    sub.add_argument("--resamples", type=int, help="bootstrap resamples (default: nertransfer.scoring.bootstrap.RESAMPLES, 1000)")
+    sub.add_argument("--resamples", type=int, help="bootstrap resamples (default: the config's, 1000)")
     sub.add_argument("--output-dir", required=True)
 
 

@@ -73,7 +73,7 @@ rule checkpoint_effect:
     params:
         **DATASET_OPTIONS,  # --types, only when not the default
         evaluations=effect_evaluations,
-        resamples=EXP.analyses.get("bootstrap_resamples", 1000),
+        resamples=EXP.analyses["bootstrap_resamples"],
         output_dir=results_folder,
     shell:
         "nertransfer effect --cells {input.cells:q} --checkpoint {wildcards.checkpoint:q} --baseline {wildcards.baseline:q}"

@@ -22,7 +22,7 @@ from nertransfer.experiment import axes
 from nertransfer.experiment.checkpoints import KINDS, Checkpoint, check_placeholders
 from nertransfer.experiment.errors import ConfigError
 from nertransfer.experiment.layout import Layout
-from nertransfer.experiment.matrix import DEFAULT_TYPES, Block, Dataset, Experiment
+from nertransfer.experiment.matrix import BOOTSTRAP_RESAMPLES, DEFAULT_TYPES, Block, Dataset, Experiment
 
 
 def _key(path) -> str:
@@ -432,7 +432,7 @@ def _label_sets(spec: Mapping[str, Any], dataset: Dataset) -> dict[str, tuple[st
 
 
 def _analyses(config: Mapping[str, Any]) -> dict[str, Any]:
-    analyses = dict(config.get("analyses") or {})
+    analyses = {"bootstrap_resamples": BOOTSTRAP_RESAMPLES, **(config.get("analyses") or {})}
     for i, pair in enumerate(analyses.get("checkpoint_effects", [])):
         if pair["checkpoint"] == pair["baseline"]:
             raise ConfigError(f"analyses.checkpoint_effects[{i}]", f"compares {pair['checkpoint']!r} with itself")

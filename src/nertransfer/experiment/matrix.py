@@ -21,6 +21,7 @@ from nertransfer.experiment.checkpoints import Checkpoint, FinetunedCheckpoint, 
 from nertransfer.experiment.layout import Layout
 
 DEFAULT_TYPES = ("DATE", "LOC", "ORG", "PER")  # MasakhaNER's entity types
+BOOTSTRAP_RESAMPLES = 1000  # analyses.bootstrap_resamples when the config gives none (nertransfer.scoring.bootstrap)
 DEFAULT_TRAINING = {
     "epochs": 3,
     "learning_rate": 5e-5,

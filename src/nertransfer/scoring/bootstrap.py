@@ -26,9 +26,10 @@ from typing import Sequence
 import numpy as np
 
 from nertransfer.data.conll import iter_conll
+from nertransfer.experiment.matrix import BOOTSTRAP_RESAMPLES
 from nertransfer.scoring.metrics import conlleval_entities
 
-RESAMPLES = 1000  # the default number of resamples: what the effect tables use when they are given none
+RESAMPLES = BOOTSTRAP_RESAMPLES  # the default number of resamples (the config's default): for tables given none
 SEED = 0  # the bootstrap's own random seed: the same tables on every run
 
 

@@ -80,3 +80,15 @@ def test_a_line_of_nuls_without_an_end_is_refused_early_in_a_short_line_and_litt
     error = one_error_line(result)
     assert f"{big}:1: line longer than 1048576 bytes (1 MiB), beginning '\\x00" in error and len(error) < 400, error
     assert seconds < 10 and peak_mib < 100, (seconds, peak_mib)
+
+
+def test_only_the_subcommands_that_read_tags_take_the_entity_types():
+    """`--types` where a command reads or scores BIO tags; elsewhere it is refused rather than silently ignored."""
+    from nertransfer.cli import build_parser
+
+    subcommands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    takes = {name for name, parser in subcommands.items() if any("--types" in a.option_strings for a in parser._actions)}
+    assert takes == {"score", "train", "evaluate", "adapt", "tables", "overlap", "effect"}
+    refused = subprocess.run([sys.executable, "-m", "nertransfer", "card", "--types", "PER", "--run", "r", "--test-metrics", "m",
+                              "--output", "o"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "unrecognized arguments: --types PER" in refused.stderr

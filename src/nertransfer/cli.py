@@ -193,10 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nertransfer", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, handler, help: str) -> argparse.ArgumentParser:
+    def command(name: str, handler, help: str, types: bool = False) -> argparse.ArgumentParser:
+        """A subcommand; `types`: it reads or scores BIO tags, so it takes the dataset's entity types."""
         sub = commands.add_parser(name, help=help, description=help)
         sub.set_defaults(handler=handler)
-        sub.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES), help="entity types of the BIO tag set")
+        if types:
+            sub.add_argument("--types", nargs="+", default=list(DEFAULT_TYPES),
+                             help="entity types of the BIO tag set (default: MasakhaNER's)")
         return sub
 
     _scoring_command(command)
@@ -216,7 +219,7 @@ def _inputs_sha256(sub: argparse.ArgumentParser, roles: str) -> None:
 
 
 def _scoring_command(command) -> None:
-    sub = command("score", cmd_score, "score a CoNLL prediction file; print precision, recall, F1 as JSON")
+    sub = command("score", cmd_score, "score a CoNLL prediction file; print precision, recall, F1 as JSON", types=True)
     sub.add_argument("--gold", help="gold `token TAG` file (omit for a `token GOLD PRED` file)")
     sub.add_argument("--pred", required=True, help="`token PRED` file aligned with GOLD, or `token GOLD PRED`")
 
@@ -228,7 +231,7 @@ def _model_commands(command) -> None:
     sub.add_argument("--settings", type=_json, default={}, help="recipe settings as JSON")
     sub.add_argument("--output", required=True)
 
-    sub = command("train", cmd_train, "fine-tune one cell and write its model, epochs and dev metrics")
+    sub = command("train", cmd_train, "fine-tune one cell and write its model, epochs and dev metrics", types=True)
     sub.add_argument("--checkpoint", required=True, help="folder or hub id to start from")
     sub.add_argument("--train", required=True)
     sub.add_argument("--dev", required=True)
@@ -244,7 +247,7 @@ def _model_commands(command) -> None:
     _label_set(sub)
     _inputs_sha256(sub, "train, dev")
 
-    sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it")
+    sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it", types=True)
     sub.add_argument("--model", required=True)
     sub.add_argument("--test", required=True)
     sub.add_argument("--predictions", required=True, help="CoNLL file to write: token gold predicted")
@@ -257,7 +260,7 @@ def _model_commands(command) -> None:
     _label_set(sub)
     _inputs_sha256(sub, "test")
 
-    sub = command("adapt", cmd_adapt, "continue masked-LM training of a checkpoint on a language's text (adaptation)")
+    sub = command("adapt", cmd_adapt, "continue masked-LM training of a checkpoint on a language's text (adaptation)", types=True)
     sub.add_argument("--checkpoint", required=True)
     sub.add_argument("--text", nargs="+", required=True, help="CoNLL files whose sentences are the unlabeled text")
     sub.add_argument("--settings", type=_json, default={}, help="epochs, learning_rate, batch_size, mask_probability, seed")
@@ -300,7 +303,7 @@ def _workflow_root() -> str:
 
 def _table_commands(command) -> None:
     """Tables and the study's analyses (no torch)."""
-    sub = command("tables", cmd_tables, "aggregate evaluation metrics into CSV, Markdown, LaTeX tables and heatmaps")
+    sub = command("tables", cmd_tables, "aggregate evaluation metrics into CSV, Markdown, LaTeX tables and heatmaps", types=True)
     sub.add_argument("--runs", nargs="*", default=[], help="fine-tune folders (dev metrics): grid and learning-curve tables")
     sub.add_argument("--metrics", nargs="+", required=True)
     sub.add_argument("--expected-seeds", type=_json, default={},
@@ -320,13 +323,14 @@ def _table_commands(command) -> None:
     sub.add_argument("--png", help="also write a coloured figure of the matrix")
     sub.add_argument("--watch", type=float, nargs="?", const=5.0, help="refresh every N seconds (default 5) until Ctrl-C")
 
-    sub = command("overlap", cmd_overlap, "token/entity overlap of training and test sets vs zero-shot F1, with correlations")
+    sub = command("overlap", cmd_overlap, "token/entity overlap of training and test sets vs zero-shot F1, with correlations",
+                  types=True)
     sub.add_argument("--cells", required=True, help=f"the tables' {layout.CELLS_TABLE}")
     sub.add_argument("--train", nargs="+", required=True, help="LANGUAGE=TRAIN_FILE ...")
     sub.add_argument("--test", nargs="+", required=True, help="LANGUAGE=TEST_FILE ...")
     sub.add_argument("--output-dir", required=True)
 
-    sub = command("effect", cmd_effect, "difference table: F1 of one starting checkpoint minus a baseline's")
+    sub = command("effect", cmd_effect, "difference table: F1 of one starting checkpoint minus a baseline's", types=True)
     sub.add_argument("--cells", required=True, help=f"the tables' {layout.CELLS_TABLE}")
     sub.add_argument("--checkpoint", required=True)
     sub.add_argument("--baseline", required=True)

@@ -56,9 +56,11 @@ def on_slurm(workdir: Path, *args: str, check: bool = True) -> subprocess.Comple
 
 
 def start_on_slurm(workdir: Path, *args: str) -> subprocess.Popen:
-    """`snakemake --profile slurm` in the background, in its own session (as a user's terminal would be)."""
+    """`snakemake --profile slurm` in the background, in its own session, with a terminal's default signal handling
+    (SIGHUP not ignored, also when the tests run under nohup), as a user's terminal would start it."""
     command = snakemake_command(workdir, "results/zero_shot.csv", *args, "--profile", str(PROFILE), *RESOURCES)
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
 
 
 def queued() -> list[str]:

@@ -88,8 +88,8 @@ HANG_UP = textwrap.dedent("""
     import signal, subprocess, sys, time
     from nertransfer.runtime.job_processes import handle_interrupts
 
-    if sys.argv[1] == "nohup":
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # as a terminal starts it, whether or not the tests themselves run under nohup
+    signal.signal(signal.SIGHUP, signal.SIG_IGN if sys.argv[1] == "nohup" else signal.SIG_DFL)
     handle_interrupts(stop_jobs=True)
     job = subprocess.Popen(["sleep", "30"])
     try:

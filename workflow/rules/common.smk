@@ -5,7 +5,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import yaml
 from snakemake.exceptions import WorkflowError
 
 from nertransfer.experiment import layout
@@ -111,12 +110,6 @@ def metrics_files():
 # a changed value is a new param, and it reruns exactly the jobs it affects.
 
 
-def types_option():
-    """`--types ...` when the dataset's entity types are not the commands' default (MasakhaNER's), nothing otherwise."""
-    types = tuple(EXP.dataset.types)
-    return f" --types {' '.join(map(shlex.quote, types))}" if types != DEFAULT_TYPES else ""
-
-
 def non_default(**options):
     """`params:` entries (spread with **) for the options given as name=(value, the command's default) whose value
     is not that default."""
@@ -131,6 +124,13 @@ def option_text(options):
 
 DATASET_OPTIONS = non_default(types=(list(EXP.dataset.types), list(DEFAULT_TYPES)))  # adapt, tables, analyses
 TABLE_OPTIONS = {**DATASET_OPTIONS, **non_default(std=(EXP.table_std, "sample"))}  # `nertransfer tables --std`
+
+
+def types_option():
+    """`--types ...` in a train or evaluate job's args when DATASET_OPTIONS has the types (not the default), nothing
+    otherwise."""
+    types = DATASET_OPTIONS.get("types")
+    return f" --types {' '.join(map(shlex.quote, types))}" if types else ""
 
 
 def results_folder(wildcards, output):

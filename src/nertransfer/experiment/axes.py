@@ -163,8 +163,3 @@ def row_key(axes: Mapping[str, Any]) -> str:
               if name not in ALWAYS_RECORDED and str(axes.get(name, default)) != default]
     return "/".join(parts)
 
-
-def unused_columns(columns: Mapping[str, Any] | Any, at_default: Callable[[str], bool]) -> list[str]:
-    """The columns of axes that are not always recorded and that no row takes off its default: left out of cells.csv,
-    so that a matrix without the axis writes the file it always wrote."""
-    return [name for name in COLUMNS if name not in ALWAYS_RECORDED and name in columns and at_default(name)]

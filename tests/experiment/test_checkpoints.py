@@ -54,3 +54,16 @@ def test_a_hub_template_is_filled_per_language():
     experiment = load_experiment(axes_config(), REPO)
     assert checkpoint.per_language and checkpoint.hub_id("hau", experiment.dataset) == "org/model-hau"
     assert checkpoint.hub_download(None, experiment.dataset) == ("org/model-{language}", "main")
+
+
+def test_a_pretrained_recipe_reads_no_data_and_leaves_its_positions_to_its_config():
+    """multilingual-e5-small's tokenizer is fixed (it reads no training text, so a new language does not rebuild
+    it) and its 512 positions are in the converted config, checked when training starts."""
+    config = merged(axes_config(checkpoints=["e5", "tiny"], train_languages=["hau"]),
+                    {"checkpoints": {"e5": {"recipe": {"name": "multilingual-e5-small"}}}})
+    experiment = load_experiment(config, REPO)
+    e5, tiny = experiment.checkpoints["e5"], experiment.checkpoints["tiny"]
+    assert e5.made_by == tiny.made_by == "build_recipe"
+    assert e5.reads(experiment.dataset, None) == [] and ("hau", "train") in tiny.reads(experiment.dataset, None)
+    assert e5.max_positions() is None and tiny.max_positions() == 512
+    assert e5.identity(experiment, None) == ("recipe", '{"name":"multilingual-e5-small"}')

@@ -108,6 +108,8 @@ def test_schema_rejects_typos_and_impossible_values_naming_the_key_in_one_line(c
     ({"analyses": {"checkpoint_effects": [{"checkpoint": "tiny", "baseline": "tiny"}]}},
      "config key 'analyses.checkpoint_effects[0]': compares 'tiny' with itself"),
     ({"results_dir": "work/"}, "config key 'results_dir': 'work/' is also the work_dir"),
+    ({"checkpoints": {"e5": {"recipe": {"name": "multilingual-e5-small", "layers": 2}}}, "experiment": {"checkpoints": ["e5"]}},
+     "config key 'checkpoints.e5.recipe': recipe 'multilingual-e5-small' takes no setting layers"),
 ])
 def test_values_a_schema_cannot_judge_fail_before_any_job_naming_the_key(change, message):
     config = merged(default_config(), change)

@@ -175,6 +175,22 @@ def test_a_dropout_is_trained_with_and_recorded_while_the_default_leaves_the_che
     assert settings[0]["dropout"] == 0.3 and "dropout" not in settings[1]  # a setting at its default is not recorded
 
 
+def test_frozen_word_embeddings_stay_as_they_start_while_the_rest_learns(tmp_path, tiny_checkpoint, mini_corpus):
+    """`freeze_embeddings`: for a 250k-piece vocabulary the embedding's AdamW state is most of the optimizer's memory."""
+    from safetensors.torch import load_file
+
+    base = {**TINY_TRAINING, "epochs": 1, "train_size": 20}
+    fine_tune(tiny_checkpoint, mini_corpus, {**base, "freeze_embeddings": True}, tmp_path / "frozen")
+    fine_tune(tiny_checkpoint, mini_corpus, base, tmp_path / "trained")
+    start = load_file(tiny_checkpoint / "model.safetensors")
+    frozen, trained = (load_file(tmp_path / run / "model" / "model.safetensors") for run in ("frozen", "trained"))
+    words, layer = "roberta.embeddings.word_embeddings.weight", "roberta.encoder.layer.0.output.dense.weight"
+    assert frozen[words].equal(start[words]) and not trained[words].equal(start[words])
+    assert not frozen[layer].equal(start[layer])
+    settings = [json.loads((tmp_path / run / "train_config.json").read_text())["hyperparameters"] for run in ("frozen", "trained")]
+    assert settings[0]["freeze_embeddings"] is True and "freeze_embeddings" not in settings[1]
+
+
 def test_a_saved_state_is_not_resumed_for_another_label_set_or_a_rebuilt_start(tmp_path, tiny_checkpoint, mini_corpus):
     """The state of an interrupted run is reused only for the same settings, label set and starting files."""
     hp = {**TINY_TRAINING, "epochs": 3}

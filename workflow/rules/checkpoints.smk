@@ -5,8 +5,9 @@ rule build_recipe:
     # The recipe is a starting point like a downloaded model: it is rebuilt when its settings
     # or the dataset's language list change, not when a training file is edited (ancient), so
     # fixing one language's data reruns only that language's cells. Force: -R build_recipe.
+    # A pretrained recipe (multilingual-e5-small) reads no data: its tokenizer is fixed.
     input:
-        ancient([EXP.dataset.file(language, "train") for language in EXP.dataset.languages]),
+        lambda w: ancient([EXP.dataset.file(*read) for read in EXP.checkpoints[w.recipe].reads(EXP.dataset, None)]),
     output:
         directory(L.checkpoint("{recipe}")),
     log:

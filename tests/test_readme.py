@@ -30,7 +30,7 @@ def test_every_config_module_and_script_the_readme_names_exists():
     for line in layout.splitlines():
         if match := re.match(r"^      ([a-z_]+)/\s", line):
             layer = match.group(1) + "/"
-        elif match := re.match(r"^        ([a-z_]+(?:, [a-z_]+)*)\s", line):
+        elif match := re.match(r"^        ([a-z0-9_]+(?:, [a-z0-9_]+)*)\s", line):
             listed |= {layer + name for name in match.group(1).split(", ")}
         elif match := re.match(r"^      ([a-z_]+)\s{2,}", line):
             listed.add(match.group(1))

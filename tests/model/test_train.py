@@ -187,7 +187,8 @@ def test_frozen_word_embeddings_stay_as_they_start_while_the_rest_learns(tmp_pat
     words, layer = "roberta.embeddings.word_embeddings.weight", "roberta.encoder.layer.0.output.dense.weight"
     assert frozen[words].equal(start[words]) and not trained[words].equal(start[words])
     assert not frozen[layer].equal(start[layer])
-    settings = [json.loads((tmp_path / run / "train_config.json").read_text())["hyperparameters"] for run in ("frozen", "trained")]
+    settings = [json.loads((tmp_path / run / "train_config.json").read_text())["hyperparameters"]
+                for run in ("frozen", "trained")]
     assert settings[0]["freeze_embeddings"] is True and "freeze_embeddings" not in settings[1]
 
 

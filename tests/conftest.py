@@ -127,15 +127,19 @@ def tiny_checkpoint(tmp_path_factory, mini_corpus) -> Path:
     return build_tiny_xlmr(sorted(str(p) for p in mini_corpus.glob("*/train.txt")), output, TINY_RECIPE)
 
 
+def unavailable(message: str):
+    """A part of the set-up is missing: skip the test, except in CI (CI=true), where that is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require(module: str, why: str):
-    """Import `module`, or skip: except in CI (CI=true), where a missing part of the set-up is a failure."""
+    """Import `module`, or `unavailable`."""
     try:
         return __import__(module)
     except ImportError:
-        message = f"{module} is not installed ({why})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{module} is not installed ({why})")
 
 
 @pytest.fixture(scope="session")

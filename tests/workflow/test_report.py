@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import re
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, unavailable
 
 pytestmark = pytest.mark.slow
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -46,10 +45,7 @@ def colours(png: Path) -> int:
 def report(tmp_path_factory) -> Path:
     """The report of the committed default run: its results/ in a folder with the shipped data, nothing run."""
     if BROWSER is None:
-        message = "no chromium to open the report with (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("no chromium to open the report with (apt-get install chromium)")
     workdir = tmp_path_factory.mktemp("report")
     (workdir / "data").symlink_to(REPO / "data")
     shutil.copytree(REPO / "results", workdir / "results")

@@ -216,6 +216,32 @@ def local_run(tmp_path_factory) -> Path:
 
 
 
+# The transfer settings on the reduced matrix: training sets (a pair, with and without language sampling, and one
+# leave-one-out set), a LoRA cell and a MAD-X cell (language adapters for hau and luo only: swa falls back to hau's).
+TRANSFER_CONFIG = {
+    **CONFIG,
+    "checkpoints": {**CONFIG["checkpoints"], "mini-lang": {"adapt": {
+        "checkpoint": "mini", "epochs": 1, "learning_rate": 0.01, "lora": {"rank": 4}, "languages": ["hau", "luo"]}}},
+    "datasets": {"mini": {**CONFIG["datasets"]["mini"], "languages": ["hau", "luo", "swa"]}},
+    "train_sets": {"hau+luo": ["hau", "luo"], "all-but": {"leave_one_out": "all"}},
+    "experiment": {"dataset": "mini", "checkpoints": ["mini"], "seeds": [1], "train_languages": ["hau", "hau+luo", "all-but-swa"],
+                   "extra": [{"train_languages": ["hau", "hau+luo"], "sampling_alpha": [0.5]},
+                             {"train_languages": ["hau"], "methods": [{"lora": {"rank": 4, "alpha": 32}},
+                                                                      {"madx": {"language_adapters": "mini-lang"}}]}]},
+    "analyses": {"overlap": True, "checkpoint_effects": []},
+}
+
+
+@pytest.fixture(scope="session")
+def transfer_run(tmp_path_factory) -> Path:
+    """The transfer settings' matrix run once, locally."""
+    workdir = tmp_path_factory.mktemp("train-sets") / "done"
+    make_mini_corpus(workdir / "data", ("hau", "luo", "swa"), {"train": 60, "dev": 20, "test": 20})
+    set_config(workdir, TRANSFER_CONFIG)
+    snakemake(workdir, "-j2")
+    return workdir
+
+
 # -- a model hub on 127.0.0.1, with tiny stand-ins for the study's checkpoints ----------------
 
 STUDY_REPOS = ["FacebookAI/xlm-roberta-base", "Davlan/xlm-roberta-base-finetuned-hausa",

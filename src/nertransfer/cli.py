@@ -54,10 +54,15 @@ def cmd_train(args) -> None:
     _prepare_torch(args.threads)
     from nertransfer.model.train import FineTune, TrainingSettings, train
 
-    job = FineTune(checkpoint=args.checkpoint, train_file=args.train, dev_file=args.dev, types=args.types,
+    several = bool(args.languages)  # a training set: one train and one dev file per language
+    if not several and (len(args.train) > 1 or len(args.dev) > 1):
+        raise SystemExit("nertransfer train: several --train or --dev files are a training set: give --languages, "
+                         "the language of each file in their order")
+    job = FineTune(checkpoint=args.checkpoint, train_file=args.train if several else args.train[0],
+                   dev_file=args.dev if several else args.dev[0], types=args.types, languages=args.languages or (),
                    output=Path(args.output), model_output=Path(args.model_output) if args.model_output else None,
                    cell=args.cell, keep=args.keep_types, save_state_every_seconds=args.save_state_every_seconds,
-                   expected_sha256=args.inputs_sha256)
+                   expected_sha256=args.inputs_sha256, language_adapter=args.language_adapter)
     train(job, TrainingSettings.from_mapping(args.hyperparameters))
 
 
@@ -67,7 +72,7 @@ def cmd_evaluate(args) -> None:
 
     evaluate(args.model, args.test, args.types, predictions_file=args.predictions, metrics_file=args.metrics,
              max_length=args.max_length, batch_size=args.batch_size, cell=args.cell, keep=args.keep_types,
-             precision=args.precision, expected_sha256=args.inputs_sha256.get("test"))
+             precision=args.precision, expected_sha256=args.inputs_sha256.get("test"), language_adapter=args.language_adapter)
 
 
 def cmd_adapt(args) -> None:
@@ -83,9 +88,9 @@ def cmd_card(args) -> None:
     from nertransfer.data.files import atomic_write
 
     summary, dev = (read_record(path) for path in run_records(args.run))
-    test = read_record(args.test_metrics)
+    tests = [read_record(path) for path in args.test_metrics]
     with atomic_write(args.output) as out:
-        out.write(model_card(summary, dev, test))
+        out.write(model_card(summary, dev, tests[0] if len(tests) == 1 else tests))
 
 
 def cmd_share(args) -> None:
@@ -113,7 +118,11 @@ def cmd_overlap(args) -> None:
     from nertransfer.analysis.overlap import write_overlap
 
     pairs = lambda items: dict(item.split("=", 1) for item in items)  # noqa: E731
-    write_overlap(args.cells, pairs(args.train), pairs(args.test), args.types, args.output_dir)
+    train: dict[str, dict[str, str]] = {}  # training language or set -> {language: its training file}
+    for name, path in pairs(args.train).items():
+        set_name, _, language = name.partition("/")
+        train.setdefault(set_name, {})[language or set_name] = path
+    write_overlap(args.cells, train, pairs(args.test), args.types, args.output_dir)
 
 
 def cmd_effect(args) -> None:
@@ -233,8 +242,10 @@ def _model_commands(command) -> None:
 
     sub = command("train", cmd_train, "fine-tune one cell and write its model, epochs and dev metrics", types=True)
     sub.add_argument("--checkpoint", required=True, help="folder or hub id to start from")
-    sub.add_argument("--train", required=True)
-    sub.add_argument("--dev", required=True)
+    sub.add_argument("--train", nargs="+", required=True, help="the training file (a training set: one per language)")
+    sub.add_argument("--dev", nargs="+", required=True, help="the dev file (a training set: one per language)")
+    sub.add_argument("--languages", nargs="+", help="a training set: the language of each --train and --dev file")
+    sub.add_argument("--language-adapter", help="MAD-X: the training language's language adapter (a peft folder)")
     sub.add_argument("--hyperparameters", type=_json, required=True, help="JSON, as nertransfer.experiment.matrix resolves it")
     sub.add_argument("--cell", type=_json, default={}, help="the cell's axes as JSON, recorded with the results")
     sub.add_argument("--output", required=True)
@@ -245,7 +256,7 @@ def _model_commands(command) -> None:
                           "(default 0: every epoch); always on SIGTERM/SIGUSR2")
     sub.add_argument("--threads", type=int)
     _label_set(sub)
-    _inputs_sha256(sub, "train, dev")
+    _inputs_sha256(sub, "train, dev (a training set: train.<language>, dev.<language>)")
 
     sub = command("evaluate", cmd_evaluate, "predict a test file with a fine-tuned model and score it", types=True)
     sub.add_argument("--model", required=True)
@@ -255,6 +266,7 @@ def _model_commands(command) -> None:
     sub.add_argument("--max-length", type=int, default=128)
     sub.add_argument("--batch-size", type=int, default=64)
     sub.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="as training.precision")
+    sub.add_argument("--language-adapter", help="MAD-X: this language's adapter (default: the one it was trained over)")
     sub.add_argument("--cell", type=_json, default={})
     sub.add_argument("--threads", type=int)
     _label_set(sub)
@@ -272,7 +284,8 @@ def _workflow_commands(command) -> None:
     """Steps around the models: cards, hub downloads, the warm server."""
     sub = command("card", cmd_card, "write a cell's model card with dev and test metrics")
     sub.add_argument("--run", required=True, help="the cell's training folder")
-    sub.add_argument("--test-metrics", required=True)
+    sub.add_argument("--test-metrics", nargs="+", required=True,
+                     help="its own-language evaluation metrics (a training set: one per language)")
     sub.add_argument("--output", required=True)
 
     sub = command("share", cmd_share, "records for a cell that shares another cell's fine-tune (same start, data, settings)")
@@ -326,7 +339,8 @@ def _table_commands(command) -> None:
     sub = command("overlap", cmd_overlap, "token/entity overlap of training and test sets vs zero-shot F1, with correlations",
                   types=True)
     sub.add_argument("--cells", required=True, help=f"the tables' {layout.CELLS_TABLE}")
-    sub.add_argument("--train", nargs="+", required=True, help="LANGUAGE=TRAIN_FILE ...")
+    sub.add_argument("--train", nargs="+", required=True,
+                     help="LANGUAGE=TRAIN_FILE ...; a training set's as SET/LANGUAGE=TRAIN_FILE, one per language")
     sub.add_argument("--test", nargs="+", required=True, help="LANGUAGE=TEST_FILE ...")
     sub.add_argument("--output-dir", required=True)
 

@@ -16,7 +16,7 @@ def corpus(tmp_path):
     train_b = write(tmp_path / "b" / "train.txt", "Ali B-PER\nsaw O\nlake O\n")
     test_a = write(tmp_path / "a" / "test.txt", "musa B-PER\nwent O\n")
     test_b = write(tmp_path / "b" / "test.txt", "Kano B-LOC\nsaw O\nAli B-PER\nthere O\n")
-    return {"a": str(train_a), "b": str(train_b)}, {"a": str(test_a), "b": str(test_b)}
+    return {"a": {"a": str(train_a)}, "b": {"b": str(train_b)}}, {"a": str(test_a), "b": str(test_b)}
 
 
 def test_overlap_is_the_share_of_test_tokens_and_mentions_seen_in_training(corpus):
@@ -65,3 +65,19 @@ def test_the_analyses_tables_and_config_import_no_torch():
              "nertransfer.experiment.config;"
              "assert 'torch' not in sys.modules, 'a module of tables or analyses imported torch'")
     subprocess.run([sys.executable, "-c", probe], check=True)
+
+
+def test_a_training_set_s_overlap_is_that_of_its_union_and_its_pairs_leave_out_its_own_languages(tmp_path, corpus):
+    train, test = corpus
+    union = {"a+b": {**train["a"], **train["b"]}}
+    pairs = overlap(union, test, TYPES).set_index(["train_language", "eval_language"])
+    # b's test (Kano saw Ali there): Kano from a, saw and Ali from b -> 3 of 4 tokens, both mentions
+    assert pairs.loc[("a+b", "b"), "token_overlap"] == pytest.approx(75.0)
+    assert pairs.loc[("a+b", "b"), "entity_overlap"] == pytest.approx(100.0)
+    c_test = write(tmp_path / "c" / "test.txt", "Ali B-PER\nwent O\n")
+    rows = [{"checkpoint": "base", "train_language": t, "eval_language": e, "category": "overall", "f1": f1}
+            for t, e, f1 in (("a+b", "a", 90.0), ("a+b", "b", 80.0), ("a+b", "c", 40.0), ("a", "c", 10.0))]
+    cells_frame(rows).to_csv(tmp_path / "cells.csv", index=False)
+    write_overlap(tmp_path / "cells.csv", {**train, **union}, {**test, "c": str(c_test)}, TYPES, tmp_path / "results")
+    pairs = pd.read_csv(tmp_path / "results" / "overlap.csv")
+    assert sorted(zip(pairs["train_language"], pairs["eval_language"], strict=True)) == [("a", "c"), ("a+b", "c")]

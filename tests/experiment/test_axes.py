@@ -55,7 +55,8 @@ def test_an_off_default_value_names_itself_in_the_id_the_settings_the_records_an
 def test_a_record_written_before_an_axis_existed_reads_as_the_axis_default():
     old = {"checkpoint": "tiny", "train_language": "hau", "seed": 1, "label_set": "all", "train_size": "full",
            "grid_point": "default", "checkpoint_language": "hau"}
-    assert axes.record_axes(old) == {**old, "checkpoint_language": "", "dropout": "default"}
+    assert axes.record_axes(old) == {**old, "checkpoint_language": "", "dropout": "default", "method": "full",
+                                         "sampling_alpha": "default"}
 
 
 def test_every_declared_axis_is_a_key_of_the_experiment_and_of_every_block_with_its_schema():

@@ -70,7 +70,7 @@ def test_axis_mistakes_fail_naming_the_key(change, message):
         ({"experiment": {"seeds": [-1]}}, "config key 'experiment.seeds[0]': -1 is less than the minimum of 0"),
         ({"experiment": {"train_languages": ["hau", "hau"]}}, "config key 'experiment.train_languages': 'hau' is given more "
                                                               "than once in ['hau', 'hau']: give each value once; "
-                                                              "expected: \"all\" or a list"),
+                                                              "expected: \"all\" (every language of the dataset) or a list"),
         ({"experiment": {"train_sizes": [1.5]}}, "config key 'experiment.train_sizes[0]': 1.5 is greater than or equal to the "
                                                   "maximum of 1; expected: 'full', a number of sentences (>= 1) or a fraction"),
         ({"checkpoints": {"both": {"hub": "a/b", "path": "c"}}}, "config key 'checkpoints.both': "

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -327,3 +328,67 @@ def test_a_full_disk_at_a_state_save_is_one_line_and_leaves_no_partial_file(tmp_
             in result.stderr and "free some room and run again" in result.stderr), result.stderr
     assert not (state / "resume.partial").exists() and not (state / "state.json").exists()
     assert not (tmp_path / "run").exists()
+
+
+def test_a_training_set_trains_on_the_union_of_its_languages_and_selects_on_their_mean_dev_f1(tmp_path, tiny_checkpoint,
+                                                                                            mini_corpus):
+    from nertransfer.analysis.card import model_card
+    from nertransfer.model.train import FineTune, TrainingSettings, train
+
+    files = {split: [str(mini_corpus / language / f"{split}.txt") for language in ("hau", "luo")] for split in ("train", "dev")}
+    job = FineTune(str(tiny_checkpoint), files["train"], files["dev"], TYPES, tmp_path / "set", languages=["hau", "luo"],
+                   cell={"checkpoint": "tiny", "train_language": "hau+luo", "seed": 1})
+    dev = train(job, TrainingSettings.from_mapping({**TINY_TRAINING, "epochs": 1}))
+    assert set(dev["languages"]) == {"hau", "luo"}
+    assert dev["f1"] == pytest.approx((dev["languages"]["hau"]["f1"] + dev["languages"]["luo"]["f1"]) / 2)  # macro mean
+    assert dev["support"] == dev["languages"]["hau"]["support"] + dev["languages"]["luo"]["support"]
+    hau_only = fine_tune(tiny_checkpoint, mini_corpus, {**TINY_TRAINING, "epochs": 1}, tmp_path / "hau")
+    assert dev["languages"]["hau"]["support"] == hau_only["support"]  # each language scored on its own dev set
+    config = json.loads((tmp_path / "set" / "train_config.json").read_text())
+    assert config["languages"] == ["hau", "luo"] and config["train_sentences"] == 160  # 80 + 80
+    assert {"train.hau_sha256", "train.luo_sha256", "dev.hau_sha256", "dev.luo_sha256"} <= set(config)
+    card = (tmp_path / "set" / "model" / "README.md").read_text()
+    assert "fine-tuned on hau+luo (hau, luo)" in card and "### Dev set: luo" in card
+    tests = [{**dev["languages"][language], "eval_language": language} for language in ("hau", "luo")]
+    assert "### Test set: luo" in model_card(config, dev, tests)
+
+
+def test_the_union_of_a_training_set_is_exactly_its_languages_sentences(tiny_checkpoint, mini_corpus):
+    from transformers import AutoTokenizer
+
+    from nertransfer.data.conll import read_conll
+    from nertransfer.model.train import labelled_windows
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    files = [str(mini_corpus / language / "train.txt") for language in ("hau", "luo")]
+    sources: list[int] = []
+    windows, labels = labelled_windows(tokenizer, files, TYPES, 64, sources=sources)
+    expected = [s.tokens for path in files for s in read_conll(path, TYPES)]
+    seen = {}
+    for window in windows:  # a long sentence is several windows: each word once
+        seen.setdefault(window.sentence, []).extend(range(window.first_word, window.first_word + len(window.word_starts)))
+    assert sorted(seen) == list(range(len(expected)))
+    assert all(words == list(range(len(expected[i]))) for i, words in seen.items())
+    assert Counter(sources) == {0: sum(w.sentence < 80 for w in windows), 1: sum(w.sentence >= 80 for w in windows)}
+    subset = labelled_windows(tokenizer, files, TYPES, 64, size=50, seed=3, sources=(picked := []))
+    assert len({w.sentence for w in subset[0]}) == 50 and set(picked) == {0, 1}  # a training size draws from the union
+    assert labelled_windows(tokenizer, files, TYPES, 64, size=50, seed=3)[1] == subset[1]  # fixed by the seed
+
+
+def test_language_sampling_changes_what_an_epoch_trains_on_and_is_recorded(tmp_path, tiny_checkpoint, mini_corpus):
+    from nertransfer.model.train import FineTune, TrainingSettings, train
+
+    big = tmp_path / "corpus"
+    shutil.copytree(mini_corpus, big)
+    (big / "luo" / "train.txt").write_text("\n\n".join((mini_corpus / "luo" / "train.txt").read_text().split("\n\n")[:10]) + "\n")
+    files = {split: [str(big / language / f"{split}.txt") for language in ("hau", "luo")] for split in ("train", "dev")}
+
+    def run(name: str, **settings) -> list:
+        job = FineTune(str(tiny_checkpoint), files["train"], files["dev"], TYPES, tmp_path / name, languages=["hau", "luo"])
+        train(job, TrainingSettings.from_mapping({**TINY_TRAINING, "epochs": 1, **settings}))
+        return [json.loads(line)["train_loss"] for line in (tmp_path / name / "epochs.jsonl").read_text().splitlines()]
+
+    assert run("concatenated") != run("sampled", sampling_alpha=0.2)
+    config = json.loads((tmp_path / "sampled" / "train_config.json").read_text())
+    assert config["hyperparameters"]["sampling_alpha"] == 0.2
+    assert "sampling_alpha" not in json.loads((tmp_path / "concatenated" / "train_config.json").read_text())["hyperparameters"]

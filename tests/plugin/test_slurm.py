@@ -25,6 +25,7 @@ from conftest import (
     REPO,
     RESOURCES,
     SCRIPTS,
+    TRANSFER_CONFIG,
     make_mini_corpus,
     plan,
     set_config,
@@ -94,6 +95,18 @@ def test_the_profile_run_gives_the_tables_of_the_local_run(cluster, local_run, t
         assert (workdir / "results" / table).read_text() == (local_run / "results" / table).read_text(), table
     logs = sorted(p.relative_to(workdir) for p in (workdir / "logs" / "slurm").rglob("*_log.out"))
     assert Path("logs/slurm/finetune/mini/hau/base/1") in [p.parent for p in logs], logs  # <group>/<row>/<seed>
+
+
+def test_training_sets_and_lora_run_through_the_profile_and_give_the_tables_of_the_local_run(cluster, transfer_run,
+                                                                                            tmp_path):
+    """A cell trained on several languages, or with a LoRA adapter, is one more row: its job reads every language's
+    files (and its evaluations the adapter's start) in an allocation."""
+    workdir = new_workdir(tmp_path / "sets", TRANSFER_CONFIG, ("hau", "luo", "swa"))
+    on_slurm(workdir)
+    for table in ("zero_shot.csv", "cells.csv", "overlap.csv", "in_language.csv"):
+        assert (workdir / "results" / table).read_text() == (transfer_run / "results" / table).read_text(), table
+    assert (workdir / "logs" / "slurm" / "finetune" / "mini" / "hau+luo" / "alpha0.5").is_dir()
+    assert (workdir / "work" / "runs" / "mini" / "hau" / "lora-r4-a32" / "seed1" / "model" / "adapter_config.json").exists()
 
 
 def test_a_preempted_fine_tune_saves_the_epoch_in_flight_and_resumes_after_it(cluster, tmp_path):

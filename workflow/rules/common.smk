@@ -8,6 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from nertransfer.experiment import layout
+from nertransfer.experiment.axes import FULL
 from nertransfer.experiment.config import (
     ConfigError,
     ConfigFileError,
@@ -81,9 +82,9 @@ wildcard_constraints:
     language=r"[^/]+",
 
 
-def sha256_option(**files):
-    """`--inputs-sha256 {...}`: each data file's fingerprint, a parameter of the job, so that a changed content
-    reruns it whatever the file times say (and the job refuses a file that differs from it)."""
+def sha256_option(files):
+    """`--inputs-sha256 {...}`: each data file's fingerprint (role -> file), a parameter of the job, so that a changed
+    content reruns it whatever the file times say (and the job refuses a file that differs from it)."""
     return f"--inputs-sha256 {shlex.quote(canonical_json({role: DATA[path].sha256 for role, path in files.items()}))}"
 
 
@@ -143,34 +144,63 @@ def results_folder(wildcards, output):
 
 
 def train_inputs(wildcards):
+    """train and dev: a file each, or (a training set) a list of one per language, in the set's order."""
     cell = cell_of(wildcards)
-    inputs = {
-        "train": EXP.dataset.file(cell.train_language, "train"),
-        "dev": EXP.dataset.file(cell.train_language, "dev"),
-    }
+    data = EXP.training_data(cell)
+    inputs = {split: [path for role, path in data.items() if role.partition(".")[0] == split] for split in ("train", "dev")}
+    inputs = {split: paths[0] if len(paths) == 1 else paths for split, paths in inputs.items()}
     # built, downloaded, adapted, or another cell's model (not a folder of the user's)
     if EXP.checkpoints[cell.checkpoint].made_by is not None:
         inputs["checkpoint"] = EXP.checkpoint_dir(cell)
+    adapter = EXP.language_adapter(cell, cell.train_language)  # MAD-X: the training language's language adapter
+    if adapter is not None:
+        inputs["language_adapter"] = adapter[0]
     return inputs
 
 
 def train_arguments(cell):
     """The cell's starting checkpoint, resolved hyperparameters and axes, as command-line options."""
     hyperparameters = shlex.quote(canonical_json(EXP.hyperparameters(cell)))
-    data = sha256_option(train=EXP.dataset.file(cell.train_language, "train"), dev=EXP.dataset.file(cell.train_language, "dev"))
+    data = sha256_option(EXP.training_data(cell))
+    languages = EXP.languages_of(cell.train_language)
+    several = f" --languages {' '.join(languages)}" if len(languages) > 1 else ""  # a training set's, in its files' order
+    adapter = EXP.language_adapter(cell, cell.train_language)
+    over = f" --language-adapter {shlex.quote(adapter[0])}" if adapter else ""
     return (
         f"--checkpoint {shlex.quote(EXP.checkpoint_dir(cell))} --hyperparameters {hyperparameters} --cell {cell_axes(cell)}"
-        f" {data}{label_set_option(cell)}{types_option()}"
+        f" {data}{several}{over}{label_set_option(cell)}{types_option()}"
     )
 
 
 def evaluate_arguments(cell, language):
     hp = EXP.hyperparameters(cell)
-    axes = cell_axes(cell, eval_language=language)
+    adapter = EXP.language_adapter(cell, language)  # MAD-X: the language's adapter, or the training language's
+    axes = cell_axes(cell, eval_language=language, **({"language_adapter": adapter[1]} if adapter else {}))
+    swap = f" --language-adapter {shlex.quote(adapter[0])}" if adapter else ""
     return (
         f"--max-length {hp['max_length']} --batch-size {hp['eval_batch_size']} --precision {hp['precision']} --cell {axes}"
-        f" {sha256_option(test=EXP.dataset.file(language, 'test'))}{label_set_option(cell)}{types_option()}"
+        f" {sha256_option({'test': EXP.dataset.file(language, 'test')})}{swap}{label_set_option(cell)}{types_option()}"
     )
+
+
+ADAPTERS = any(cell.method != FULL for cell in CELLS.values())  # some cell saves an adapter, not a whole model
+
+
+MADX = any(EXP.language_adapter(cell, cell.train_language) for cell in CELLS.values())  # some cell swaps language adapters
+
+
+def evaluation_language_adapter(wildcards):
+    """A MAD-X cell's evaluation needs the language adapter it swaps in (the language's, or the training language's)."""
+    adapter = EXP.language_adapter(EXP.fine_tunes()[cell_of(wildcards).id], wildcards.language)
+    return adapter[0] if adapter else []
+
+
+def adapter_base(wildcards):
+    """The start an adapter cell's model needs at evaluation (built, downloaded, adapted or another cell's model),
+    so that it is there, and kept until the evaluations are done (keep_models: false deletes other cells' models)."""
+    cell = EXP.fine_tunes()[cell_of(wildcards).id]
+    made = EXP.checkpoints[cell.checkpoint].made_by is not None
+    return EXP.checkpoint_dir(cell) if cell.method != FULL and made else []
 
 
 def model_folder(path):
@@ -247,6 +277,19 @@ def zero_shot_tables():
     axes = layout.grid_names() if any(cell.grid_point for cell in CELLS.values()) else []
     axes += layout.learning_curve_names() if any(cell.train_size != "full" for cell in CELLS.values()) else []
     return outputs + results(axes, "Grid search and learning curves", "axes.rst")
+
+
+def overlap_training_files():
+    """`LANGUAGE=FILE` for each training language, `SET/LANGUAGE=FILE` for each language of a training set."""
+    return [
+        (
+            f"{name}={EXP.dataset.file(name, 'train')}"
+            if EXP.languages_of(name) == (name,)
+            else f"{name}/{language}={EXP.dataset.file(language, 'train')}"
+        )
+        for name in TRAIN_LANGUAGES
+        for language in EXP.languages_of(name)
+    ]
 
 
 def overlap_tables():

@@ -7,6 +7,8 @@ rule evaluate:
         # a pattern, not a function per job, unless some cell shares another's fine-tune (its model is the other's)
         model=L.model(CELL),
         test=EXP.dataset.path.replace("{split}", "test"),  # a pattern, not a function per job
+        base=adapter_base if ADAPTERS else [],  # an adapter is loaded on the start it was trained from
+        language_adapter=evaluation_language_adapter if MADX else [],
     output:
         predictions=L.predictions(CELL, "{language}"),
         metrics=L.metrics(CELL, "{language}"),
@@ -27,10 +29,10 @@ rule evaluate:
 
 
 rule card:
-    # The model card with dev and test (own-language) metrics, beside the cell's model.
+    # The model card with dev and test (own-language: each language of a training set) metrics, beside the cell's model.
     input:
         run=L.records(CELL),
-        test=lambda w: L.metrics(cell_of(w).id, cell_of(w).train_language),
+        test=lambda w: [L.metrics(cell_of(w).id, language) for language in EXP.own_languages(cell_of(w))],
     output:
         L.card(CELL),
     log:

@@ -31,7 +31,7 @@ rule tables:
 rule overlap:
     input:
         cells=L.result(layout.CELLS_TABLE),
-        train=[EXP.dataset.file(language, "train") for language in TRAIN_LANGUAGES],
+        train=[EXP.dataset.file(language, "train") for name in TRAIN_LANGUAGES for language in EXP.languages_of(name)],
         test=[EXP.dataset.file(language, "test") for language in EXP.eval_languages],
     output:
         overlap_tables(),
@@ -42,7 +42,7 @@ rule overlap:
         "../envs/nertransfer.yaml"
     params:
         **DATASET_OPTIONS,  # --types, only when not the default
-        train=[f"{language}={EXP.dataset.file(language, 'train')}" for language in TRAIN_LANGUAGES],
+        train=overlap_training_files(),
         test=[f"{language}={EXP.dataset.file(language, 'test')}" for language in EXP.eval_languages],
         output_dir=results_folder,
     shell:

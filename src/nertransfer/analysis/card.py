@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 
 def metrics_table(scores: Mapping[str, Any]) -> str:
@@ -16,20 +16,30 @@ def metrics_table(scores: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def model_card(summary: Mapping[str, Any], dev: Mapping[str, Any], test: Mapping[str, Any] | None) -> str:
-    """The card's text: what was trained from what, how, and how well (conlleval convention)."""
+def model_card(summary: Mapping[str, Any], dev: Mapping[str, Any],
+               test: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> str:
+    """The card's text: what was trained from what, how, and how well (conlleval convention). A training set's card
+    shows the mean dev scores and each language's, and the test scores of each of its languages (`test`: a list)."""
     language = summary.get("train_language", "?")
+    if summary.get("languages"):
+        language += f" ({', '.join(summary['languages'])})"
     hp = summary.get("hyperparameters", {})
+    adapter = hp.get("adapter")
+    loading = ("Load it with `AutoTokenizer` and `AutoModelForTokenClassification`." if adapter is None else
+               f"A {adapter['method']} adapter (peft): the starting checkpoint's weights are not in it and were not "
+               "changed. Load it with `PeftModel.from_pretrained(AutoModelForTokenClassification.from_pretrained(base, "
+               "num_labels=..., id2label=...), this_folder)`, the labels in order from `labels.json`; "
+               "`adapter_config.json` names the base.")
     lines = [
         "---",
-        "library_name: transformers",
+        f"library_name: {'transformers' if adapter is None else 'peft'}",
         "pipeline_tag: token-classification",
         "tags: [ner, nertransfer]",
         "---",
         f"# NER model: {summary.get('checkpoint', summary.get('checkpoint_path'))} fine-tuned on {language}",
         "",
-        "Fine-tuned with nertransfer from `" + str(summary.get("checkpoint_path")) + "` on `"
-        + str(summary.get("train_file")) + "`. Load it with `AutoTokenizer` and `AutoModelForTokenClassification`.",
+        "Fine-tuned with nertransfer from `" + str(summary.get("checkpoint_path")) + "` on "
+        + ", ".join(f"`{path}`" for path in _listed(summary.get("train_file"))) + ". " + loading,
         *_source_lines(summary.get("checkpoint_source")),
         *(["", f"The fine-tune of cell `{summary['fine_tune_of']}`, which starts from the same files with the same "
            "data and settings."] if summary.get("fine_tune_of") else []),
@@ -40,11 +50,23 @@ def model_card(summary: Mapping[str, Any], dev: Mapping[str, Any], test: Mapping
         "",
         "## Dev set (conlleval convention, seqeval default mode)",
         "",
+        *(["The mean over the training set's languages (each weighs alike), which selects among models; then each "
+           "language's.", ""] if "languages" in dev else []),
         metrics_table(dev),
     ]
-    if test is not None:
+    for name, scores in dev.get("languages", {}).items():
+        lines += ["", f"### Dev set: {name}", "", metrics_table(scores)]
+    if isinstance(test, Mapping):
         lines += ["", "## Test set (conlleval convention, seqeval default mode)", "", metrics_table(test)]
+    elif test:
+        lines += ["", "## Test sets (conlleval convention, seqeval default mode)"]
+        for scores in test:
+            lines += ["", f"### Test set: {scores.get('eval_language', '?')}", "", metrics_table(scores)]
     return "\n".join(lines) + "\n"
+
+
+def _listed(files: Any) -> list[str]:
+    return [str(path) for path in files] if isinstance(files, list) else [str(files)]
 
 
 def _source_lines(source: Mapping[str, Any] | None) -> list[str]:

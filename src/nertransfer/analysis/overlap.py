@@ -4,6 +4,8 @@ For each pair (training language A, test language B): the share of B's test toke
 lower-cased form occurs in A's training set, and the share of B's test entity mentions (type
 and words) that occur as entities in A's training set; their correlation with zero-shot F1 over
 the pairs A != B (Pearson and Spearman, with two-sided p-values from scipy.stats), per checkpoint.
+A training set (several languages) is the union of its languages' training files, and its pairs
+are those whose test language is not one of them.
 """
 
 from __future__ import annotations
@@ -33,11 +35,15 @@ def training_vocabulary(path: str | Path, types) -> tuple[set[str], set[tuple[st
     return words, mentions
 
 
-def overlap(train_files: Mapping[str, str], test_files: Mapping[str, str], types) -> "pd.DataFrame":
-    """Token and entity overlap (%) of every training language's train set with every language's test set."""
+def overlap(train_files: Mapping[str, Mapping[str, str]], test_files: Mapping[str, str], types) -> "pd.DataFrame":
+    """Token and entity overlap (%) of every training language's (or set's) train set with every language's test set.
+    `train_files`: training language or set -> {language: its training file}."""
     import pandas as pd
 
-    vocabularies = {language: training_vocabulary(path, types) for language, path in train_files.items()}
+    vocabularies = {}
+    for name, files in train_files.items():
+        parts = [training_vocabulary(path, types) for path in files.values()]
+        vocabularies[name] = (set().union(*(words for words, _ in parts)), set().union(*(known for _, known in parts)))
     rows = []
     for test_language, path in test_files.items():
         test = read_conll(path, types)
@@ -93,8 +99,8 @@ def scatter(pairs: "pd.DataFrame", correlations: "pd.DataFrame", path: Path) -> 
     return save_figure(figure, path)
 
 
-def write_overlap(cells_csv: str | Path, train_files: Mapping[str, str], test_files: Mapping[str, str], types,
-                  output_dir: str | Path) -> list[Path]:
+def write_overlap(cells_csv: str | Path, train_files: Mapping[str, Mapping[str, str]], test_files: Mapping[str, str],
+                  types, output_dir: str | Path) -> list[Path]:
     """`overlap` (every pair with its F1), `overlap_correlation`, `overlap_scatter.png`."""
     import pandas as pd
 
@@ -103,7 +109,10 @@ def write_overlap(cells_csv: str | Path, train_files: Mapping[str, str], test_fi
     cells = pd.read_csv(cells_csv, keep_default_na=False)
     f1 = mean_f1(cells[cells["category"] == "overall"]).reset_index()
     at_defaults = (f1[list(EXTRA_AXES)] == pd.Series(EXTRA_AXES)).all(axis=1)  # base cells, not crossed
-    f1 = f1[(f1["train_language"] != f1["eval_language"]) & at_defaults]
+    trained_on = {name: set(files) for name, files in train_files.items()}  # a set's pairs: tested on none of its languages
+    zero_shot = [language not in trained_on.get(name, {name})
+                 for name, language in zip(f1["train_language"], f1["eval_language"], strict=True)]
+    f1 = f1[pd.Series(zero_shot, index=f1.index, dtype=bool) & at_defaults]
     pairs = overlap(train_files, test_files, types).merge(f1[["checkpoint", "train_language", "eval_language", "f1"]],
                                                           on=["train_language", "eval_language"])
     correlations = overlap_correlations(pairs)

@@ -120,7 +120,8 @@ def load_metrics(files: Iterable[str | Path], types: Sequence[str]) -> "pd.DataF
             raise RecordError(f"{path} and {seen[key]} are both seed {axes['seed']} of {key[0]} on {key[2]}: "
                               "one record per seed and evaluation language")
         seen[key] = path
-        axes = {**{key: axes[key] for key in [*ROW_AXES, "seed"]}, "eval_language": cell["eval_language"], **axes}
+        axes = {**{key: axes[key] for key in [*ROW_AXES, "seed"]}, "eval_language": cell["eval_language"], **axes,
+                "language_adapter": cell.get("language_adapter", "")}  # MAD-X: whose language adapter it was evaluated over
         for category, values in [("overall", cell), *((t, cell["per_category"].get(t)) for t in types)]:
             if values is None:
                 continue

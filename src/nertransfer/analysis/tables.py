@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 STD = {"sample": 1, "population": 0}  # the std setting and its ddof
 FEWER = "†"  # marks a number averaged over fewer seeds than configured
+FALLBACK = "‡"  # marks a MAD-X evaluation that used the training language's adapter (the language has none)
+FALLBACK_NOTE = (f"{FALLBACK}: MAD-X with no language adapter for this language: evaluated over the training "
+                 "language's adapter (cells.csv's language_adapter column).")
 
 
 @dataclass(frozen=True)
@@ -81,16 +84,35 @@ def short_of_seeds(frame: "pd.DataFrame", category: str, like: "pd.DataFrame") -
     return short.unstack("eval_language").reindex_like(like).fillna(False).astype(bool)
 
 
-def marked(table: "pd.DataFrame", flags: "pd.DataFrame", mark: str = FEWER) -> "pd.DataFrame":
-    """The table as text for reading, 2 decimals, `mark` where `flags` is true (a dagger: fewer seeds than configured)."""
+def marked(table: "pd.DataFrame", flags: "pd.DataFrame", mark: str = FEWER,
+           more: Sequence[tuple["pd.DataFrame", str]] = ()) -> "pd.DataFrame":
+    """The table as text for reading, 2 decimals, `mark` where `flags` is true (a dagger: fewer seeds than configured),
+    and each further (flags, mark) of `more` where its flags are."""
     import pandas as pd
 
     text = table.astype(object)
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
             value = table.iat[i, j]
-            text.iat[i, j] = "–" if pd.isna(value) else f"{value:.2f}" + (mark if flags.iat[i, j] else "")
+            marks = "".join(symbol for symbols, symbol in [(flags, mark), *more] if symbols.iat[i, j])
+            text.iat[i, j] = "–" if pd.isna(value) else f"{value:.2f}" + marks
     return text
+
+
+def adapter_fallback(frame: "pd.DataFrame", category: str, like: "pd.DataFrame") -> "pd.DataFrame":
+    """True where a matrix cell's evaluation used another language's adapter (MAD-X without one for its language)."""
+    subset = frame[frame["category"] == category]
+    used = subset["language_adapter"] if "language_adapter" in subset else _no_adapters(subset)
+    fallback = ((used != "") & (used != subset["eval_language"])).groupby(
+        [subset[a] for a in [*row_axes(frame), "eval_language"]]).any()
+    return fallback.unstack("eval_language").reindex_like(like).fillna(False).astype(bool)
+
+
+def _no_adapters(frame: "pd.DataFrame") -> "pd.Series":
+    """Records of no MAD-X cell: none used a language adapter."""
+    import pandas as pd
+
+    return pd.Series("", index=frame.index)
 
 
 def in_language(frame: "pd.DataFrame", types: Sequence[str], ddof: int = 1) -> "pd.DataFrame":
@@ -121,6 +143,8 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
     written = [output_dir / CELLS_TABLE]
     with atomic_write(written[0]) as out:
         sorted_rows = frame.sort_values([*row_axes(frame), "seed", "eval_language", "category"])
+        if "language_adapter" in sorted_rows and (sorted_rows["language_adapter"] == "").all():
+            sorted_rows = sorted_rows.drop(columns="language_adapter")  # no MAD-X cell: the cells.csv of before
         without_unused_axes(sorted_rows).round(4).to_csv(out, index=False)
     spread = f"{seeds.std} standard deviation, ddof={seeds.ddof}"
     shorts = {}  # per category: the same cells fall short for its mean and its std
@@ -129,12 +153,14 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
         table = matrix(frame, category, statistic, seeds.ddof)
         if category not in shorts:
             shorts[category] = short_of_seeds(frame, category, table)
-        short = shorts[category]
+        short, fallback = shorts[category], adapter_fallback(frame, category, table)
         over = "mean over seeds" if statistic == "mean" else f"{spread}, over seeds"
         caption = f"Zero-shot {label} x 100 ({over}): rows checkpoint / training language, columns evaluation language."
-        incomplete = bool(short.to_numpy().any())
-        written += write_table(table, output_dir / stem, caption, marked(table, short) if incomplete else None,
-                               note=seeds.note() if incomplete else "")
+        incomplete, swapped = bool(short.to_numpy().any()), bool(fallback.to_numpy().any())
+        notes = " ".join([*([seeds.note()] if incomplete else []), *([FALLBACK_NOTE] if swapped else [])])
+        written += write_table(table, output_dir / stem, caption,
+                               marked(table, short, more=[(fallback, FALLBACK)]) if incomplete or swapped else None,
+                               note=notes)
         if statistic == "mean":
             written.append(heatmap(table, output_dir / f"{stem}.png", f"Zero-shot {label} (mean over seeds)"))
     written += _in_language_table(frame, types, seeds, output_dir, spread)

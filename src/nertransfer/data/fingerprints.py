@@ -135,9 +135,11 @@ def check_experiment_data(experiment, cache_dir: str | os.PathLike) -> dict[str,
     data = check_data_files(paths, experiment.dataset.types, cache_dir)
     for cell in experiment.cells():
         if cell.train_size.isdigit():
-            train = data[experiment.dataset.file(cell.train_language, "train")]
-            if int(cell.train_size) > train.sentences:
-                raise ConfigError("train_sizes", f"{int(cell.train_size):,} sentences is more than the {train.sentences:,} of "
-                                  f"{train.path} (cell {cell.id}); give at most {train.sentences:,}, a fraction such as 0.5, "
-                                  "or full")
+            languages = experiment.languages_of(cell.train_language)
+            files = [data[experiment.dataset.file(language, "train")] for language in languages]
+            sentences = sum(train.sentences for train in files)
+            if int(cell.train_size) > sentences:
+                raise ConfigError("train_sizes", f"{int(cell.train_size):,} sentences is more than the {sentences:,} of "
+                                  f"{' + '.join(train.path for train in files)} (cell {cell.id}); give at most "
+                                  f"{sentences:,}, a fraction such as 0.5, or full")
     return data

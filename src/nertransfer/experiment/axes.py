@@ -10,7 +10,9 @@ A declaration (`Axis`) holds everything the rest of the package knows about an a
   and the records and tables (`column`: the value as written in every record and in cells.csv);
 - how training applies it (`training`: the settings of the fine-tune it sets, which
   `nertransfer.model.train.TrainingSettings` reads);
-- whether a sequential start is fine-tuned with it too (`shared_with_start`).
+- whether a sequential start is fine-tuned with it too (`shared_with_start`);
+- whether it means anything for a cell trained on one language (`multi_source_only`: a cell trained on one
+  language keeps the default, so the axis adds no cells there).
 
 Everything else is derived: the cells and their ids (`nertransfer.experiment.matrix`), the schema,
 the records' fields and the tables' columns (`COLUMNS`, `record_axes`, `row_key`).
@@ -60,6 +62,7 @@ class Axis:
     values: Callable[[Any], tuple] = _each  # the config key's value -> the axis's values (a grid: its points)
     recorded_at_default: bool = False  # written into every record, also at the default (the first axes only)
     shared_with_start: bool = False  # a sequential start is fine-tuned with the same value
+    multi_source_only: bool = False  # only a cell trained on a set of languages takes it (language sampling)
 
     @property
     def column_default(self) -> str:
@@ -87,6 +90,50 @@ def _grid_label(point: tuple[tuple[str, Any], ...]) -> str:
 
 
 _POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+
+FULL = "full"  # the method axis's default: every weight fine-tuned
+LORA, MADX = "lora", "madx"  # a LoRA adapter; a MAD-X task adapter over the training language's language adapter
+# LoRA (Hu et al., 2021) through peft: what a `{lora: {}}` method leaves out. target_modules absent: peft's own
+# choice for the architecture (query and value for BERT and XLM-R).
+LORA_DEFAULTS = {"rank": 8, "alpha": 16, "dropout": 0.1}
+_LORA_SHORT = {"rank": "r", "alpha": "a", "dropout": "d", "target_modules": "t"}
+_LORA_SCHEMA = {
+    "rank": {"type": "integer", "minimum": 1},
+    "alpha": {"type": "number", "exclusiveMinimum": 0},
+    "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+    "target_modules": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string", "minLength": 1}},
+}
+
+
+def _method(spec: Any) -> Any:
+    """A method as the config gives it -> the axis value: "full", or ("lora" or "madx", sorted (setting, value) pairs
+    with the defaults filled in), so that two spellings of one method are one cell. A MAD-X task adapter is a LoRA
+    adapter too, trained on top of the language adapters its `language_adapters` checkpoint names."""
+    if spec == FULL:
+        return FULL
+    ((kind, settings),) = spec.items()
+    filled = {**LORA_DEFAULTS, **(settings or {})}
+    if "target_modules" in filled:
+        filled["target_modules"] = tuple(sorted(filled["target_modules"]))  # a set of module names
+    return kind, tuple(sorted(filled.items()))
+
+
+def _method_label(value: Any) -> str:
+    """`lora`, or `lora-r16-a32`: the settings off their defaults, in a fixed order."""
+    if value == FULL:
+        return FULL
+    kind, settings = value
+    settings = dict(settings)
+    if kind == MADX:
+        kind = f"{kind}-{settings['language_adapters']}"
+    changed = [f"{short}{'.'.join(settings[key]) if isinstance(settings[key], tuple) else settings[key]}"
+               for key, short in _LORA_SHORT.items() if key in settings and LORA_DEFAULTS.get(key) != settings[key]]
+    return "-".join([kind, *changed])
+
+
+def _method_training(value: Any) -> dict[str, Any]:
+    kind, settings = value
+    return {"adapter": {"method": kind, **{key: list(v) if isinstance(v, tuple) else v for key, v in settings}}}
 
 AXES: tuple[Axis, ...] = (
     Axis(
@@ -124,6 +171,35 @@ AXES: tuple[Axis, ...] = (
                         "hidden and attention dropout of the fine-tune (default: the checkpoint's own, 0.1 for XLM-R)"),
         label=lambda p: f"dropout{p}", column=lambda p: DEFAULT if p is None else str(p),
         training=lambda p: {"dropout": p},
+    ),
+    Axis(
+        name="method", key="methods", default=FULL,
+        schema=_list_of({"description": "full (every weight, the default), {lora: {rank, alpha, dropout, target_modules}} "
+                                        "or {madx: {language_adapters, rank, alpha, dropout, target_modules}}",
+                         "oneOf": [{"const": FULL},
+                                   {"type": "object", "additionalProperties": False, "required": [LORA],
+                                    "properties": {LORA: {"type": ["object", "null"], "additionalProperties": False,
+                                                          "properties": _LORA_SCHEMA}}},
+                                   {"type": "object", "additionalProperties": False, "required": [MADX],
+                                    "properties": {MADX: {
+                                        "type": "object", "additionalProperties": False, "required": ["language_adapters"],
+                                        "properties": {**_LORA_SCHEMA, "language_adapters": {
+                                            "$ref": "#/$defs/name",
+                                            "description": "an adapt checkpoint with `lora:`: a language adapter each"}}}}}]},
+                        "how a cell fine-tunes: every weight (full), a LoRA adapter through peft "
+                        f"(defaults {LORA_DEFAULTS}, target modules: peft's for the architecture), or MAD-X: a LoRA task "
+                        "adapter trained over the training language's language adapter, evaluated over each language's"),
+        label=_method_label, column=_method_label, values=lambda methods: tuple(map(_method, methods)),
+        training=_method_training,
+    ),
+    Axis(
+        name="sampling_alpha", key="sampling_alpha", default=None,
+        schema=_list_of({"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                        "temperature-based language sampling of a training set: each epoch draws a language's "
+                        "sentences in proportion to its size ** alpha (1: the sizes' proportions; towards 0: equal); "
+                        "default: plain concatenation; a cell trained on one language ignores it"),
+        label=lambda alpha: f"alpha{alpha}", column=lambda alpha: DEFAULT if alpha is None else str(alpha),
+        training=lambda alpha: {"sampling_alpha": alpha}, multi_source_only=True,
     ),
 )
 BY_NAME = {axis.name: axis for axis in AXES}

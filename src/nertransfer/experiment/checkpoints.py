@@ -269,14 +269,27 @@ class AdaptedCheckpoint(Checkpoint):
     one new checkpoint per language (rule adapt_checkpoint)."""
 
     start: str
-    adapt: Mapping[str, Any] = field(default_factory=dict)  # its settings: epochs, learning_rate, ...
+    adapt: Mapping[str, Any] = field(default_factory=dict)  # its settings: epochs, learning_rate, ..., lora
+    languages: Any = "all"  # with lora: the languages that get an adapter ("all" or a list)
     key: ClassVar[str] = "adapt"
     made_by: ClassVar[str] = "adapt_checkpoint"
 
     @classmethod
     def from_config(cls, name, value, spec, base):
         settings = dict(value)
-        return cls(name, settings.pop("checkpoint"), settings, training=dict(spec.get("training", {})))
+        languages = settings.pop("languages", "all")
+        if languages != "all" and "lora" not in settings:
+            raise ConfigError(f"checkpoints.{name}.adapt.languages", "only language adapters (`lora:`) are made for some "
+                              "languages only; an adapted checkpoint is made for each training language that needs it")
+        return cls(name, settings.pop("checkpoint"), settings, languages, training=dict(spec.get("training", {})))
+
+    @property
+    def language_adapters(self) -> bool:
+        """Whether it makes a LoRA language adapter per language (MAD-X) rather than a whole model."""
+        return "lora" in self.adapt
+
+    def has_adapter(self, language: str) -> bool:
+        return self.languages == "all" or language in self.languages
 
     @property
     def source(self) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from nertransfer.experiment import axes
-from nertransfer.experiment.checkpoints import KINDS, Checkpoint, check_placeholders
+from nertransfer.experiment.checkpoints import KINDS, AdaptedCheckpoint, Checkpoint, check_placeholders
 from nertransfer.experiment.errors import ConfigError
 from nertransfer.experiment.layout import Layout
 from nertransfer.experiment.matrix import BOOTSTRAP_RESAMPLES, DEFAULT_TYPES, Block, Dataset, Experiment
@@ -292,7 +292,60 @@ def _checkpoint(name: str, spec: Mapping[str, Any], base: Path) -> Checkpoint:
     return KINDS[kind].from_config(name, spec[kind], spec, base)
 
 
-def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, base: Path, key: str) -> dict[str, Checkpoint]:
+def _train_sets(spec: Mapping[str, Any], dataset: Dataset, eval_languages: tuple[str, ...]
+                ) -> tuple[dict[str, tuple[str, ...]], dict[str, str], dict[str, tuple[str, ...]]]:
+    """The training sets (name -> languages, in the dataset's order), the leave-one-out sets' held-out languages,
+    and each leave-one-out family's sets (`all-but: {leave_one_out: all}` -> all-but-amh, all-but-hau, ...: one per
+    evaluation language of its pool, which trains on the rest of the pool)."""
+    sets: dict[str, tuple[str, ...]] = {}
+    held_out: dict[str, str] = {}
+    families: dict[str, tuple[str, ...]] = {}
+
+    def add(name: str, languages: Iterable[str], key: str) -> None:
+        if name in dataset.languages or name == "all":
+            raise ConfigError(key, f"{name!r} is a language of dataset '{dataset.name}'" if name != "all" else
+                              "'all' is reserved for every language of the dataset; choose another name")
+        if name in sets:
+            raise ConfigError(key, f"the training set {name!r} is defined twice (a leave-one-out family names its sets "
+                              "<family>-<held-out language>); choose another name")
+        sets[name] = tuple(language for language in dataset.languages if language in set(languages))
+
+    for name, value in spec.items():
+        key = f"train_sets.{name}"
+        if isinstance(value, Mapping):
+            pool = _languages(value["leave_one_out"], dataset, f"{key}.leave_one_out")
+            held = [language for language in eval_languages if language in pool]
+            if len(pool) < 3 or not held:
+                raise ConfigError(f"{key}.leave_one_out", f"expected at least 3 languages, one of them an evaluation "
+                                  f"language (each set leaves out one and trains on the rest); got {', '.join(pool)}")
+            if name in dataset.languages:
+                raise ConfigError(key, f"{name!r} is a language of dataset '{dataset.name}'")
+            families[name] = tuple(f"{name}-{language}" for language in held)
+            for language in held:
+                add(f"{name}-{language}", [other for other in pool if other != language], key)
+                held_out[f"{name}-{language}"] = language
+        else:
+            add(name, _languages(value, dataset, key), key)
+    return sets, held_out, families
+
+
+def _training_languages(value: Any, dataset: Dataset, sets: Mapping[str, tuple], families: Mapping[str, tuple],
+                        key: str) -> tuple[str, ...]:
+    """A block's training languages: languages of the dataset ("all": every one), training sets, and leave-one-out
+    families (each stands for its sets)."""
+    if value in (None, "all"):
+        return tuple(dataset.languages)
+    unknown = [name for name in value if name not in dataset.languages and name not in sets and name not in families]
+    if unknown:
+        defined = [*sets, *families]
+        raise ConfigError(key, f"unknown language(s) {', '.join(map(repr, unknown))} (nor training sets); dataset "
+                          f"'{dataset.name}' has {', '.join(dataset.languages)}"
+                          + (f"; train_sets defines {', '.join(defined)}" if defined else ""))
+    return tuple(dict.fromkeys(member for name in value for member in families.get(name, (name,))))
+
+
+def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, base: Path, key: str,
+                 train_sets: Mapping[str, tuple] = {}) -> dict[str, Checkpoint]:
     """The named checkpoints and every checkpoint they start from (sequential transfer, adaptation)."""
     defined = config.get("checkpoints", {})
     resolved: dict[str, Checkpoint] = {}
@@ -306,8 +359,9 @@ def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, 
         checkpoint = resolved[name] = _checkpoint(name, defined[name], base)
         if checkpoint.source is not None:
             pending.append((checkpoint.source, f"checkpoints.{name}.{checkpoint.key}.checkpoint"))
-        for language in filter(None, [getattr(checkpoint, "language", None)]):  # a sequential start's language
-            _languages([language], dataset, f"checkpoints.{name}.{checkpoint.key}.language")
+        for language in filter(None, [getattr(checkpoint, "language", None)]):  # a sequential start's language or set
+            if language not in train_sets:
+                _languages([language], dataset, f"checkpoints.{name}.{checkpoint.key}.language")
     for checkpoint in resolved.values():
         chain, current = [checkpoint.name], checkpoint
         while current.source is not None:
@@ -319,12 +373,25 @@ def _checkpoints(names: list[str], config: Mapping[str, Any], dataset: Dataset, 
         if checkpoint.per_language and start is not None and (start.per_language or start.per_seed):
             raise ConfigError(f"checkpoints.{checkpoint.name}.{checkpoint.key}.checkpoint",
                               f"{checkpoint.source!r} differs per language or per seed; adapt a single checkpoint")
+        if getattr(checkpoint, "language", None) in train_sets and start is not None and start.per_language:
+            raise ConfigError(f"checkpoints.{checkpoint.name}.{checkpoint.key}.language",
+                              f"{checkpoint.language!r} is a training set, and {start.name!r} has a checkpoint per "
+                              "language: which one would the set's fine-tune start from? Start it from a single checkpoint")
     return resolved
 
 
 def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], *, dataset: Dataset, label_sets, key: str,
-           checkpoints: Mapping[str, "Checkpoint"]) -> Block:
+           checkpoints: Mapping[str, "Checkpoint"], train_sets: Mapping[str, tuple] = {},
+           families: Mapping[str, tuple] = {}) -> Block:
     merged = {**defaults, **spec}
+    train_languages = _training_languages(merged.get("train_languages"), dataset, train_sets, families,
+                                          f"{key}.train_languages")
+    per_language = [name for name in merged["checkpoints"] if name in checkpoints and checkpoints[name].per_language]
+    trained_sets = [name for name in train_languages if name in train_sets]
+    if per_language and trained_sets and merged.get("checkpoint_languages", "same") == "same":
+        raise ConfigError(f"{key}.train_languages", f"{trained_sets[0]!r} is a training set, and {per_language[0]!r} has "
+                          "a checkpoint per language: give checkpoint_languages (whose checkpoint its cells start "
+                          "from), or train the set from a single checkpoint")
     crossed = merged.get("checkpoint_languages", "same")
     unknown = [name for name in merged.get("label_sets", []) if name != "all" and name not in label_sets]
     if unknown:
@@ -337,7 +404,7 @@ def _block(spec: Mapping[str, Any], defaults: Mapping[str, Any], *, dataset: Dat
                           "(a hub template or an adapted checkpoint), so there is nothing to cross")
     return Block(
         checkpoints=tuple(merged["checkpoints"]),
-        train_languages=_languages(merged.get("train_languages"), dataset, f"{key}.train_languages"),
+        train_languages=train_languages,
         seeds=tuple(merged.get("seeds", [1])),
         checkpoint_languages=crossed_languages,
         setup={axis.name: axis.values(merged[axis.key]) for axis in axes.AXES if axis.key in merged},
@@ -379,11 +446,16 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
     spec = config["experiment"]
     dataset = _dataset(config, spec["dataset"])
     label_sets = _label_sets(config.get("label_sets") or {}, dataset)
+    eval_languages = _languages(spec.get("eval_languages"), dataset, "experiment.eval_languages")
+    train_sets, held_out, families = _train_sets(config.get("train_sets") or {}, dataset, eval_languages)
     first = {k: v for k, v in spec.items() if k not in ("dataset", "eval_languages", "extra")}
     extras = spec.get("extra", [])
     names = list(dict.fromkeys([*first["checkpoints"], *(n for extra in extras for n in extra.get("checkpoints", []))]))
-    checkpoints = _checkpoints(names, config, dataset, base, "experiment.checkpoints")
-    context = dict(dataset=dataset, label_sets=label_sets, checkpoints=checkpoints)
+    names += [method["madx"]["language_adapters"] for block in (first, *extras) for method in block.get("methods", [])
+              if isinstance(method, Mapping) and "madx" in method]  # MAD-X's language adapters are made like starts
+    checkpoints = _checkpoints(names, config, dataset, base, "experiment.checkpoints", train_sets)
+    context = dict(dataset=dataset, label_sets=label_sets, checkpoints=checkpoints, train_sets=train_sets,
+                   families=families)
     blocks = [_block(first, {}, key="experiment", **context)]
     blocks += [_block(extra, first, key=f"experiment.extra[{i}]", **context) for i, extra in enumerate(extras)]
     analyses = _analyses(config)
@@ -394,14 +466,17 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
         dataset=dataset,
         checkpoints=checkpoints,
         blocks=tuple(blocks),
-        eval_languages=_languages(spec.get("eval_languages"), dataset, "experiment.eval_languages"),
+        eval_languages=eval_languages,
         training=dict(config.get("training", {})),
         layout=Layout(work_dir, results_dir),
         keep_models=config.get("keep_models", True),
         save_state_every_seconds=config.get("save_state_every_seconds", 0.0),
         label_sets=label_sets,
         table_std=(config.get("tables") or {}).get("std", "sample"),
+        train_sets=train_sets,
+        held_out=held_out,
     )
+    _check_methods(experiment, dataset)
     effects, notes = _effects_of_trained(analyses, {cell.checkpoint for cell in experiment.cells()})
     _check_windows_fit(experiment)
     experiment = _resolve_data(experiment, base, workflow_dir)
@@ -471,6 +546,32 @@ def _folder(config: Mapping[str, Any], key: str, default: str) -> str:
         raise ConfigError(key, f"{folder!r} would put outputs at the filesystem root: "
                           f"expected a folder, such as the default {default!r}")
     return folder
+
+
+def _check_methods(experiment: Experiment, dataset: Dataset) -> None:
+    """Language adapters are used through MAD-X only, and a MAD-X cell's adapters are of its own start, for a language."""
+    for checkpoint in experiment.checkpoints.values():
+        if isinstance(checkpoint, AdaptedCheckpoint) and checkpoint.languages != "all":
+            _languages(checkpoint.languages, dataset, f"checkpoints.{checkpoint.name}.adapt.languages")
+    for cell in experiment.cells():
+        checkpoint = experiment.checkpoints[cell.checkpoint]
+        if isinstance(checkpoint, AdaptedCheckpoint) and checkpoint.language_adapters:
+            raise ConfigError("experiment.checkpoints", f"{cell.checkpoint!r} makes LoRA language adapters, not models to "
+                              f"fine-tune (cell {cell.id}); use it as `methods: [{{madx: {{language_adapters: "
+                              f"{cell.checkpoint}}}}}]` on the checkpoint it adapts")
+        if cell.method == axes.FULL or cell.method[0] != axes.MADX:
+            continue
+        name = dict(cell.method[1])["language_adapters"]
+        adapters = experiment.checkpoints[name]
+        key = f"methods: madx.language_adapters {name!r}"
+        if not isinstance(adapters, AdaptedCheckpoint) or not adapters.language_adapters:
+            raise ConfigError("experiment.methods", f"{key} is not an adapt checkpoint with `lora:` (language adapters)")
+        if adapters.start != cell.checkpoint:
+            raise ConfigError("experiment.methods", f"{key} adapts {adapters.start!r}, but cell {cell.id} starts from "
+                              f"{cell.checkpoint!r}: a language adapter works on the model it was trained on")
+        if len(experiment.languages_of(cell.train_language)) > 1 or not adapters.has_adapter(cell.train_language):
+            raise ConfigError("experiment.methods", f"cell {cell.id}: MAD-X trains its task adapter over the training "
+                              f"language's adapter, and {name!r} has none for {cell.train_language!r}")
 
 
 def _check_windows_fit(experiment: Experiment) -> None:

@@ -39,6 +39,7 @@ RESUME_FILE = "resume.pt"  # in the state folder
 STATE_SUMMARY = "state.json"  # beside it: the epoch the saved state resumes after (read by status without torch)
 CARD = "README.md"  # the model card, in a model's folder and in the run's
 ADAPTATION = "adaptation.json"  # in an adapted checkpoint's folder: what it was adapted on
+LABELS = "labels.json"  # in an adapter folder: the labels of its classification head (the base model has none)
 HUB_SOURCE = "hub_source.json"  # in a downloaded checkpoint's folder: repository, revision asked, commit
 PREDICTIONS = "predictions.conll"
 METRICS = "metrics.json"

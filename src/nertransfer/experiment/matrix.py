@@ -4,7 +4,9 @@ An experiment is one or more blocks (the `experiment` keys of the config, and ea
 `experiment.extra`), each the product of its axes; a cell is one fine-tune. Its `id`,
 `checkpoint[@checkpoint language]/train language/setup/seedN`, is a path fragment that names every
 axis value off its default (`setup` is "base", or e.g. "labels-no-date+size-100+lr0.001"), so
-cells that two blocks share are one cell, and adding an axis value adds only new ids.
+cells that two blocks share are one cell, and adding an axis value adds only new ids. A training
+language may also be a training set (`train_sets`: several languages trained together, or one
+leave-one-out set per held-out language), named in the id as a language is.
 `nertransfer.experiment.config` builds an Experiment from a config mapping and checks it.
 """
 
@@ -135,6 +137,21 @@ class Experiment:
     analyses: Mapping[str, Any] = field(default_factory=dict)
     table_std: str = "sample"  # the tables' standard deviation over seeds: sample (ddof=1) or population (ddof=0)
     notes: tuple[str, ...] = ()  # what the config loader left out or decided that the user should read
+    train_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> its languages, dataset order
+    held_out: Mapping[str, str] = field(default_factory=dict)  # a leave-one-out set -> the language it leaves out
+
+    def languages_of(self, train_language: str) -> tuple[str, ...]:
+        """The languages whose training files a training language or set trains on."""
+        return self.train_sets.get(train_language, (train_language,))
+
+    def training_data(self, cell: Cell) -> dict[str, str]:
+        """role -> data file a cell's fine-tune reads: `train` and `dev` for one language, `train.<language>` and
+        `dev.<language>` for each language of a set (the roles its records and fingerprints are keyed by)."""
+        languages = self.languages_of(cell.train_language)
+        if languages == (cell.train_language,):
+            return {split: self.dataset.file(cell.train_language, split) for split in ("train", "dev")}
+        return {f"{split}.{language}": self.dataset.file(language, split) for split in ("train", "dev")
+                for language in languages}
 
     def cells(self) -> list[Cell]:
         """Every block's cells, then the cells that sequential transfer starts from, each once, in order."""
@@ -144,7 +161,10 @@ class Experiment:
                 per_language = self.checkpoints[name].per_language
                 for language in block.train_languages:
                     starts = (block.checkpoint_languages or (language,)) if per_language else (None,)
+                    several = len(self.languages_of(language)) > 1
                     for start, setup, seed in itertools.product(starts, block.setups(), block.seeds):
+                        setup = {axis: value for axis, value in setup.items()  # sampling: for a set only
+                                 if several or not axes.BY_NAME[axis].multi_source_only}
                         cell = Cell.of(name, language, seed, start, **setup)
                         cells.setdefault(cell.id, cell)
         pending = list(cells.values())
@@ -165,9 +185,24 @@ class Experiment:
                        checkpoint.language if start.per_language else None, **shared)
 
     def evaluation_languages(self, cell: Cell) -> tuple[str, ...]:
-        """Every configured evaluation language, and always the cell's training language itself."""
-        own = () if cell.train_language in self.eval_languages else (cell.train_language,)
+        """Every configured evaluation language, and always the cell's own: its training language, or every language
+        of its training set."""
+        own = tuple(language for language in self.languages_of(cell.train_language) if language not in self.eval_languages)
         return (*self.eval_languages, *own)
+
+    def language_adapter(self, cell: Cell, language: str) -> tuple[str, str] | None:
+        """A MAD-X cell's language adapter for a language (its training language's in training): (folder, the
+        adapter's language). A language without an adapter falls back to the training language's; None for a cell
+        of another method."""
+        if cell.method == axes.FULL or cell.method[0] != axes.MADX:
+            return None
+        adapters = self.checkpoints[dict(cell.method[1])["language_adapters"]]
+        used = language if adapters.has_adapter(language) else cell.train_language
+        return adapters.folder(self, used), used
+
+    def own_languages(self, cell: Cell) -> tuple[str, ...]:
+        """The languages a cell is trained on, whose test sets are its in-language scores (its model card shows them)."""
+        return self.languages_of(cell.train_language)
 
     def root_checkpoint(self, name: str) -> Checkpoint:
         """The checkpoint a chain of fine-tunes and adaptations starts from (a hub model, a folder or a recipe)."""
@@ -183,12 +218,17 @@ class Experiment:
             needed.update({place: f"the {checkpoint.key} checkpoint {checkpoint.name!r}"
                            for place in checkpoint.reads(self.dataset, None)})
         for cell in self.cells():
-            needed.setdefault((cell.train_language, "train"), f"cell {cell.id}")
-            needed.setdefault((cell.train_language, "dev"), f"cell {cell.id}")
+            for language in self.languages_of(cell.train_language):
+                needed.setdefault((language, "train"), f"cell {cell.id}")
+                needed.setdefault((language, "dev"), f"cell {cell.id}")
             for language in self.evaluation_languages(cell):
                 needed.setdefault((language, "test"), f"cell {cell.id}")
             for place in self.checkpoints[cell.checkpoint].reads(self.dataset, cell.checkpoint_language):
                 needed.setdefault(place, f"the start of cell {cell.id}")
+            for language in (cell.train_language, *self.evaluation_languages(cell)):  # MAD-X: the language adapters
+                adapter = self.language_adapter(cell, language)
+                if adapter is not None:
+                    needed.setdefault((adapter[1], "train"), f"the language adapter of {adapter[1]} (cell {cell.id})")
         return needed
 
     def types(self, cell: Cell) -> tuple[str, ...]:
@@ -211,7 +251,8 @@ class Experiment:
     def training_identity(self, cell: Cell) -> tuple:
         """Everything a fine-tune's result depends on: its start, data, label set and settings (seed and the setup
         axes' settings included)."""
-        return (self.start_identity(cell), cell.train_language, self.types(cell), canonical_json(self.hyperparameters(cell)))
+        return (self.start_identity(cell), self.languages_of(cell.train_language), self.types(cell),
+                canonical_json(self.hyperparameters(cell)))
 
     def fine_tunes(self) -> dict[str, Cell]:
         """Cell id -> the cell whose fine-tune it is: itself, or the first cell with the same training identity

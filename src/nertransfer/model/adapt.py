@@ -5,6 +5,10 @@ more text). Here the unlabeled text is the tokens of a language's training sente
 concatenated and cut into blocks of `block_size` subwords as in transformers' `run_mlm.py`, so
 nothing is truncated. Masking is transformers' `DataCollatorForLanguageModeling` (15% of
 subwords, 80/10/10 mask/random/keep), seeded, so the same settings give the same checkpoint.
+
+With `lora` in the settings it trains a language adapter instead (MAD-X): a LoRA adapter on the
+frozen checkpoint, saved as peft saves it (nertransfer.model.adapters), a few hundred KB where the
+checkpoint is hundreds of MB.
 """
 
 from __future__ import annotations
@@ -52,10 +56,16 @@ def adapt(checkpoint: str, text_files: Sequence[str], types: Sequence[str], outp
     device = compute.device
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForMaskedLM.from_pretrained(checkpoint, dtype=torch.float32).to(device)
+    if settings.get("lora") is not None:  # a language adapter: the checkpoint stays as it is
+        from peft import get_peft_model
+
+        from nertransfer.model.adapters import lora_config
+
+        model = get_peft_model(model, lora_config(settings["lora"], task=False))
     sentences = [s.tokens for path in text_files for s in read_conll(path, types)]
     blocks = text_blocks(tokenizer, sentences, settings["block_size"])
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings["mask_probability"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings["learning_rate"])
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings["learning_rate"])
     steps = -(-len(blocks) // settings["batch_size"]) * settings["epochs"]
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
     shuffle, history = random.Random(settings["seed"]), []

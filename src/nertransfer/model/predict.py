@@ -13,6 +13,7 @@ from typing import Sequence
 
 import torch
 
+from nertransfer.model.adapters import is_adapter, load_adapter_model
 from nertransfer.model.collation import collate, fixed_shape
 from nertransfer.model.device import Compute, choose
 from nertransfer.model.encoding import encode, length_grouped_batches
@@ -41,30 +42,35 @@ def dropout_settings(path: str, dropout: float) -> dict[str, float]:
 
 
 def load_model(path: str, labels: Sequence[str] | None = None, compute: Compute | None = None,
-               dtype: torch.dtype | str | None = None, dropout: float | None = None):
+               dtype: torch.dtype | str | None = None, dropout: float | None = None, language_adapter: str | None = None):
     """Tokenizer and model from a folder or hub id, on `compute`'s device; with `labels`, a fresh
     classification head if needed.
 
     `dtype` None: what `compute` predicts in (see `Compute.weights_dtype`). Training passes
     float32: its optimizer needs full-precision weights, also when it starts from a model that
-    was kept in bf16 (sequential transfer). `dropout`: hidden and attention dropout (None: the model's own).
+    was kept in bf16 (sequential transfer). `dropout`: hidden and attention dropout (None: the model's own). A folder
+    that holds an adapter (nertransfer.model.adapters) is loaded on its base; a MAD-X task adapter over
+    `language_adapter` (default: the one it was trained over).
     """
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+    def load(path: str, labels: Sequence[str] | None, dtype, **options):
+        if labels is not None:
+            options.update(
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={label: i for i, label in enumerate(labels)},
+                ignore_mismatched_sizes=True,  # a model fine-tuned on other labels gets a new head
+            )
+        return AutoModelForTokenClassification.from_pretrained(path, dtype=dtype, **options)
+
     tokenizer = AutoTokenizer.from_pretrained(path)
-    options = {}
-    if labels is not None:
-        options = dict(
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-            ignore_mismatched_sizes=True,  # a model fine-tuned on other labels gets a new head
-        )
-    if dropout is not None:
-        options.update(dropout_settings(path, dropout))
     compute = compute or choose()
-    model = AutoModelForTokenClassification.from_pretrained(path, dtype=dtype or compute.weights_dtype, **options)
-    return tokenizer, model.to(compute.device)
+    if is_adapter(path):  # a LoRA cell's model: its adapter on the base it was trained from
+        model = load_adapter_model(path, load, dtype or compute.weights_dtype, language_adapter)
+        return tokenizer, model.to(compute.device)
+    options = dropout_settings(path, dropout) if dropout is not None else {}
+    return tokenizer, load(path, labels, dtype or compute.weights_dtype, **options).to(compute.device)
 
 
 @torch.inference_mode()

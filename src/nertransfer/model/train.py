@@ -32,15 +32,17 @@ from nertransfer.analysis.card import model_card
 from nertransfer.data.conll import Sentence, bio_labels, keep_types, read_conll, repair_iob2
 from nertransfer.data.files import atomic_directory, atomic_file, atomic_write, exclusive, write_json
 from nertransfer.data.fingerprints import check_planned, check_unchanged, data_sha256, sha256_of
+from nertransfer.data.mixing import epoch_sample, union
 from nertransfer.experiment.config import ConfigError
 from nertransfer.experiment.layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, STATE_SUMMARY, TRAIN_CONFIG, state_dir
 from nertransfer.experiment.matrix import DEFAULT_TRAINING
+from nertransfer.model.adapters import load_trainable_state, save_adapter, trainable_state, with_adapter
 from nertransfer.model.collation import collate, fixed_shape
 from nertransfer.model.device import Compute, choose
 from nertransfer.model.encoding import Window, encode, length_grouped_batches
 from nertransfer.model.hub import source_of
 from nertransfer.model.predict import load_model, predict_tags
-from nertransfer.scoring.metrics import score
+from nertransfer.scoring.metrics import mean_scores, score
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class TrainingSettings:
     cuda_graphs: bool = False  # on a GPU: the forward and backward captured as CUDA graphs (static shapes)
     dropout: float | None = None  # hidden and attention dropout (the dropout axis); None: the checkpoint's own
     freeze_embeddings: bool = False  # keep the word embedding as it starts: no gradient, no optimizer state for it
+    adapter: Mapping[str, Any] | None = None  # the method axis: {"method": "lora", rank, alpha, ...}; None: every weight
+    sampling_alpha: float | None = None  # several training languages: temperature sampling (nertransfer.data.mixing)
 
     @classmethod
     def from_mapping(cls, hyperparameters: Mapping[str, Any]) -> "TrainingSettings":
@@ -87,15 +91,33 @@ class FineTune:
     """What to fine-tune on what, and where its outputs go."""
 
     checkpoint: str  # a folder (or hub id) loadable with from_pretrained
-    train_file: str
-    dev_file: str
+    train_file: str | Sequence[str]  # one file, or one per language of `languages` (a training set)
+    dev_file: str | Sequence[str]
     types: Sequence[str]  # the dataset's entity types
     output: Path  # the records: epochs, dev metrics, settings
     model_output: Path | None = None  # the model's folder (default: output/model); kept apart so it can be deleted alone
     cell: Mapping[str, Any] = field(default_factory=dict)  # the cell's axes, recorded with the results
     keep: Sequence[str] | None = None  # a label set: the types trained and scored (others become O)
     save_state_every_seconds: float = 0.0  # 0: after every epoch; always when a stop signal came
-    expected_sha256: Mapping[str, str] = field(default_factory=dict)  # "train"/"dev" -> what the workflow planned on
+    expected_sha256: Mapping[str, str] = field(default_factory=dict)  # role (data_roles) -> what the workflow planned on
+    languages: Sequence[str] = ()  # a training set: the language of each train and dev file, in their order
+    language_adapter: str | None = None  # MAD-X: the training language's language adapter (a peft folder)
+
+    def data_roles(self) -> dict[str, str]:
+        """role -> data file: `train` and `dev`, or `train.<language>` and `dev.<language>` for each language of a set
+        (as nertransfer.experiment.matrix.Experiment.training_data names them)."""
+        if isinstance(self.train_file, str) and isinstance(self.dev_file, str) and not self.languages:
+            return {"train": self.train_file, "dev": self.dev_file}
+        trains, devs = _listed(self.train_file), _listed(self.dev_file)
+        if not (len(trains) == len(devs) == len(self.languages)) or len(set(self.languages)) != len(self.languages):
+            raise ValueError(f"a training set needs one train and one dev file per language, each language once: got "
+                             f"{len(trains)} train, {len(devs)} dev files for languages {', '.join(self.languages) or 'none'}")
+        return {**{f"train.{language}": path for language, path in zip(self.languages, trains, strict=True)},
+                **{f"dev.{language}": path for language, path in zip(self.languages, devs, strict=True)}}
+
+    def sources(self, split: str) -> list[tuple[str, str]]:
+        """(language, file) of a split: ("", file) for a single language."""
+        return [(role.partition(".")[2], path) for role, path in self.data_roles().items() if role.partition(".")[0] == split]
 
     @property
     def model_folder(self) -> Path:
@@ -118,6 +140,10 @@ def train(job: FineTune, settings: TrainingSettings) -> dict:
         return _fine_tune(job, settings, stop_signals)
 
 
+def _listed(files: str | Sequence[str]) -> list[str]:
+    return [files] if isinstance(files, str) else list(files)
+
+
 @dataclass
 class _Training:
     """Everything one fine-tune works with; what changes epoch to epoch is what a saved state holds."""
@@ -127,8 +153,9 @@ class _Training:
     model: Any
     windows: list[Window]
     labels: list[list[int]]
-    dev: list[Sentence]
+    dev: Mapping[str, list[Sentence]]  # language ("" for a single one) -> its dev sentences
     types: Sequence[str]
+    window_sources: list[int] = field(default_factory=list)  # each window's training language (its index)
     forward: Any = None  # the model, or torch.compile of it
     optimizer: Any = None
     scheduler: Any = None
@@ -177,9 +204,11 @@ def _fine_tune(job: FineTune, settings: TrainingSettings, stop_signals: list[int
 def _inputs_read(job: FineTune) -> dict[str, tuple[str, str]]:
     """role -> (path, SHA-256) of every file the fine-tune reads: its data, and its starting checkpoint's folder.
     Data that is not what the workflow planned the job on (edited since) fails the job at once, naming the file."""
-    read = {"train": (job.train_file, data_sha256(job.train_file)), "dev": (job.dev_file, data_sha256(job.dev_file))}
+    read = {role: (path, data_sha256(path)) for role, path in job.data_roles().items()}
     if Path(job.checkpoint).exists():  # a hub id stands for itself
         read["checkpoint"] = (str(job.checkpoint), sha256_of(job.checkpoint))
+    if job.language_adapter is not None:
+        read["language_adapter"] = (str(job.language_adapter), sha256_of(job.language_adapter))
     for role, expected in job.expected_sha256.items():
         check_planned(role, *read[role], expected)
     return read
@@ -207,13 +236,18 @@ def training_subset(sentences: Sequence, size: int | float | None, seed: int) ->
     return [sentences[i] for i in sorted(order[: max(1, min(count, len(sentences)))])]
 
 
-def labelled_windows(tokenizer, path: str, types: Sequence[str], max_length: int, keep: Sequence[str] | None = None,
-                     size: int | float | None = None, seed: int = 0) -> tuple[list[Window], list[list[int]]]:
-    """Windows of a training file with their label ids (gold entities opening with I- repaired).
+def labelled_windows(tokenizer, path: str | Sequence[str], types: Sequence[str], max_length: int,
+                     keep: Sequence[str] | None = None, size: int | float | None = None, seed: int = 0,
+                     sources: list[int] | None = None) -> tuple[list[Window], list[list[int]]]:
+    """Windows of a training file (or the union of several: a training set) with their label ids (gold entities
+    opening with I- repaired).
 
-    `keep`: the label set (other types become O); `size`: a seed-dependent subset of sentences.
+    `keep`: the label set (other types become O); `size`: a seed-dependent subset of the sentences (of the union);
+    `sources`: filled with each window's file index (its language), for language sampling.
     """
-    sentences = training_subset(read_conll(path, types), size, seed)
+    sentences, origin = union([(str(file), read_conll(file, types)) for file in _listed(path)])
+    chosen = training_subset(range(len(sentences)), size, seed)
+    sentences, origin = [sentences[i] for i in chosen], [origin[i] for i in chosen]
     if keep is not None:
         sentences, types = keep_types(sentences, keep), keep
     label_ids = {label: i for i, label in enumerate(bio_labels(types))}
@@ -223,6 +257,8 @@ def labelled_windows(tokenizer, path: str, types: Sequence[str], max_length: int
         [label_ids[tag] for tag in tags[w.sentence][w.first_word : w.first_word + len(w.word_starts)]]
         for w in windows
     ]
+    if sources is not None:
+        sources[:] = [origin[w.sentence] for w in windows]
     return windows, labels
 
 
@@ -235,13 +271,19 @@ def _prepare(job: FineTune, settings: TrainingSettings) -> _Training:
     if positions is not None and settings.max_length > positions:
         raise ConfigError("training.max_length", f"{settings.max_length} is more than the {positions} subword "
                           f"positions of {job.checkpoint}")
-    windows, labels = labelled_windows(tokenizer, job.train_file, job.types, settings.max_length, keep=job.keep,
-                                       size=settings.train_size, seed=settings.seed)
-    dev, types = read_conll(job.dev_file, job.types), job.types
+    if settings.adapter is not None:  # the start's weights stay as they are: only the adapter and the head train
+        model = with_adapter(model, settings.adapter, job.language_adapter)
+    sources: list[int] = []
+    windows, labels = labelled_windows(tokenizer, [path for _, path in job.sources("train")], job.types,
+                                       settings.max_length, keep=job.keep, size=settings.train_size, seed=settings.seed,
+                                       sources=sources)
+    dev = {language: read_conll(path, job.types) for language, path in job.sources("dev")}
+    types = job.types
     if job.keep is not None:
-        dev, types = keep_types(dev, job.keep), job.keep
+        dev, types = {language: keep_types(sentences, job.keep) for language, sentences in dev.items()}, job.keep
     run = _Training(compute=compute, tokenizer=tokenizer, model=model, windows=windows, labels=labels, dev=dev, types=types,
-                    shuffle=random.Random(settings.seed), forward=_forward(model, settings, compute))
+                    shuffle=random.Random(settings.seed), forward=_forward(model, settings, compute),
+                    window_sources=sources)
     if settings.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     run.optimizer, run.scheduler = _optimizer_and_schedule(model, settings, len(windows))
@@ -299,10 +341,13 @@ def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict
     started = time.perf_counter()
     model, device, accumulation = run.model, run.compute.device, settings.gradient_accumulation_steps
     parameters = list(model.parameters())  # listed once, not walked through every module at every step
-    lengths, pad = [len(w) for w in run.windows], run.tokenizer.pad_token_id
+    # the epoch's windows: every one once, or a language-sampled draw of as many (a training set with sampling_alpha)
+    drawn = epoch_sample(run.window_sources, settings.sampling_alpha, settings.seed, epoch)
+    lengths, pad = [len(run.windows[i]) for i in drawn], run.tokenizer.pad_token_id
     model.train()
     loss_sum, tokens = torch.zeros((), device=device), 0
-    batches = length_grouped_batches(lengths, settings.batch_size, run.shuffle)
+    batches = [[drawn[i] for i in batch] for batch in length_grouped_batches(lengths, settings.batch_size, run.shuffle)]
+    lengths = [len(w) for w in run.windows]
     for index, batch in enumerate(batches):
         members = [run.windows[i] for i in batch]
         shape = (fixed_shape(members, settings.max_length, settings.batch_size)
@@ -325,10 +370,16 @@ def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict
 
 
 def _score_dev(run: _Training, settings: TrainingSettings) -> dict:
-    """The dev set scored in the precision training uses (conlleval convention)."""
-    predicted = predict_tags(run.model, run.tokenizer, [s.tokens for s in run.dev], settings.max_length,
-                             batch_size=settings.eval_batch_size, compute=run.compute, static_shapes=settings.static_shapes)
-    return score([s.tags for s in run.dev], predicted, types=run.types)
+    """The dev set scored in the precision training uses (conlleval convention). A training set's languages are
+    scored one by one, and its dev score is their mean (`mean_scores`): model selection weighs each language alike,
+    however large its dev set."""
+    scores = {}
+    for language, sentences in run.dev.items():
+        predicted = predict_tags(run.model, run.tokenizer, [s.tokens for s in sentences], settings.max_length,
+                                 batch_size=settings.eval_batch_size, compute=run.compute,
+                                 static_shapes=settings.static_shapes)
+        scores[language] = score([s.tags for s in sentences], predicted, types=run.types)
+    return scores[""] if list(scores) == [""] else mean_scores(scores)
 
 
 # -- the resumable state ----------------------------------------------------------------------
@@ -342,7 +393,7 @@ def _resume(run: _Training, job: FineTune, settings: TrainingSettings, start: li
     if (state["hyperparameters"] != settings.record() or state["checkpoint"] != str(job.checkpoint)
             or state.get("start") != start):
         return
-    run.model.load_state_dict(state["model"])
+    load_trainable_state(run.model, state["model"])
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     run.shuffle.setstate(state["shuffle"])
@@ -361,7 +412,7 @@ def _save_state(run: _Training, job: FineTune, settings: TrainingSettings, epoch
                 {
                     "epoch": epoch, "hyperparameters": settings.record(), "checkpoint": str(job.checkpoint),
                     "history": run.history, "start": start,
-                    "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+                    "model": trainable_state(run.model), "optimizer": run.optimizer.state_dict(),
                     "scheduler": run.scheduler.state_dict(), "shuffle": run.shuffle.getstate(),
                     "torch_rng": torch.get_rng_state(),
                 },
@@ -417,8 +468,9 @@ def _write_outputs(run: _Training, job: FineTune, settings: TrainingSettings, de
         **job.cell,
         "checkpoint_path": str(job.checkpoint),
         **({"checkpoint_from_records": os.path.relpath(job.checkpoint, job.output)} if "checkpoint" in read else {}),
-        "train_file": str(job.train_file),
-        "dev_file": str(job.dev_file),
+        "train_file": job.train_file if isinstance(job.train_file, str) else list(job.train_file),
+        "dev_file": job.dev_file if isinstance(job.dev_file, str) else list(job.dev_file),
+        **({"languages": list(job.languages)} if job.languages else {}),
         **{f"{role}_sha256": sha for role, (_, sha) in read.items()},
         **({"checkpoint_source": source} if (source := source_of(job.checkpoint)) else {}),  # repository and commit
         "hyperparameters": settings.record(),
@@ -430,7 +482,10 @@ def _write_outputs(run: _Training, job: FineTune, settings: TrainingSettings, de
 
     def save_model(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        run.model.to(SAVE_DTYPES[settings.save_dtype]).save_pretrained(folder)  # bf16/fp16 halve the disk of 150 checkpoints
+        if settings.adapter is not None:  # peft's adapter files (kept in fp32: a few MB)
+            save_adapter(run.model, folder, job.language_adapter)
+        else:
+            run.model.to(SAVE_DTYPES[settings.save_dtype]).save_pretrained(folder)  # bf16/fp16 halve the disk of 150 checkpoints
         run.tokenizer.save_pretrained(folder)
         (folder / "README.md").write_text(model_card(summary, dev_scores, None), encoding="utf-8")
 

@@ -259,10 +259,9 @@ def _out_of_date(experiment: Experiment, cell: Cell, summary: Mapping, records: 
         return "settings changed"
     if not _same_start(summary, experiment.checkpoint_dir(owner), records):
         return "start changed"
-    for split in ("train", "dev"):
-        path = experiment.dataset.file(cell.train_language, split)
-        if _changed(summary, split, path, content, records):
-            return f"{'training' if split == 'train' else 'dev'} data changed ({path})"
+    for role, path in experiment.training_data(owner).items():  # train and dev, or each of a training set's
+        if _changed(summary, role, path, content, records):
+            return f"{'training' if role.startswith('train') else 'dev'} data changed ({path})"
     for metrics in evaluations:
         path = experiment.dataset.file(metrics.parent.name, "test")
         if _changed(json.loads(metrics.read_text()), "test", path, content, metrics):
@@ -307,7 +306,7 @@ def cell_state(experiment: Experiment, cell: Cell, facts: _Facts) -> CellState:
         return CellState("failed", f"damaged record: {damaged}; the next run makes it again")
     if interrupted and facts.snakemake_running:  # started by the Snakemake at work, its process not yet at work
         return CellState("queued", "started by the running Snakemake; waiting for its turn")
-    data = {split: experiment.dataset.file(owner.train_language, split) for split in ("train", "dev")}
+    data = experiment.training_data(owner)
     if interrupted:
         saved = _saved_epoch(state_dir, data, facts.content)
         return CellState("failed", f"interrupted: its job did not finish ({interrupted[0]} is marked incomplete); the next run "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from nertransfer.data.conll import ConllError, Sentence, iter_conll, quoted, repair_iob2
 
@@ -131,6 +131,24 @@ def score(
     counts = EntityCounts(mode)
     counts.add(gold, predicted)
     return counts.scores(types)
+
+
+def mean_scores(by_language: Mapping[str, Mapping[str, Any]]) -> dict:
+    """Several languages' scores as one: precision, recall and F1 the mean over languages (macro: each language
+    weighs alike), counts summed, the same per category; each language's own scores kept under `languages`.
+
+    A training set's dev score: what its model selection and tables read as `f1`.
+    """
+    def mean_of(parts: list[Mapping[str, Any]]) -> dict:
+        return {**{key: sum(part[key] for part in parts) / len(parts) for key in ("precision", "recall", "f1")},
+                **{key: sum(part[key] for part in parts) for key in ("support", "predicted", "correct")}}
+
+    parts = list(by_language.values())
+    categories = sorted({category for part in parts for category in part["per_category"]})
+    empty = _scores(0, 0, 0)
+    return {**mean_of(parts),
+            "per_category": {c: mean_of([part["per_category"].get(c, empty) for part in parts]) for c in categories},
+            "languages": {language: dict(part) for language, part in by_language.items()}}
 
 
 def score_all_modes(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], types: Iterable[str] = ()) -> dict:

@@ -105,7 +105,8 @@ def test_training_sets_and_lora_run_through_the_profile_and_give_the_tables_of_t
     on_slurm(workdir)
     for table in ("zero_shot.csv", "cells.csv", "overlap.csv", "in_language.csv"):
         assert (workdir / "results" / table).read_text() == (transfer_run / "results" / table).read_text(), table
-    assert (workdir / "logs" / "slurm" / "finetune" / "mini" / "hau+luo" / "alpha0.5").is_dir()
+    assert (workdir / "logs" / "slurm" / "finetune" / "mini" / "hau_luo" / "alpha0.5").is_dir()  # job names: + -> _
+    assert (workdir / "logs" / "slurm" / "adapt_checkpoint" / "mini-lang" / "luo").is_dir()  # a language adapter's job
     assert (workdir / "work" / "runs" / "mini" / "hau" / "lora-r4-a32" / "seed1" / "model" / "adapter_config.json").exists()
 
 

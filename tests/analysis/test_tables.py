@@ -139,3 +139,24 @@ def test_a_damaged_record_is_one_line_naming_it_and_no_table_is_written(tmp_path
     with pytest.raises(RecordError, match="^" + re.escape(f"{run / 'train_config.json'}: not valid JSON")):
         write_tables([good], tmp_path / "r", TYPES, [run])
     assert not (tmp_path / "r").exists()
+
+
+def test_a_madx_evaluation_over_another_language_s_adapter_is_marked_and_said(tmp_path):
+    files = []
+    for evaluation, adapter in (("hau", "hau"), ("swa", "swa"), ("amh", "hau")):  # amh has no adapter: hau's stood in
+        path = metrics_file(tmp_path, "tiny", "hau", 1, evaluation, 0.5)
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "method": "madx-lang", "language_adapter": adapter}))
+        files.append(path)
+    files.append(metrics_file(tmp_path, "tiny", "swa", 1, "amh", 0.4))  # a full fine-tune: no adapter at all
+    write_tables(files, tmp_path / "results", TYPES)
+    markdown = (tmp_path / "results" / "zero_shot.md").read_text()
+    assert markdown.count("‡") == 2 and "50.00‡" in markdown and "40.00‡" not in markdown
+    assert "no language adapter for this language" in markdown
+    cells = pd.read_csv(tmp_path / "results" / "cells.csv", keep_default_na=False)
+    assert set(cells.loc[cells["eval_language"] == "amh", "language_adapter"]) == {"hau", ""}
+
+
+def test_without_madx_cells_csv_has_no_language_adapter_column(results):
+    folder, _ = results
+    assert "language_adapter" not in pd.read_csv(folder / "cells.csv").columns

@@ -111,7 +111,8 @@ def cmd_prefetch(args) -> None:
 def cmd_tables(args) -> None:
     from nertransfer.analysis.tables import Seeds, write_tables
 
-    write_tables(args.metrics, args.output_dir, args.types, args.runs, Seeds(args.expected_seeds, args.std))
+    held_out = dict(item.split("=", 1) for item in args.held_out)
+    write_tables(args.metrics, args.output_dir, args.types, args.runs, Seeds(args.expected_seeds, args.std), held_out)
 
 
 def cmd_overlap(args) -> None:
@@ -324,6 +325,8 @@ def _table_commands(command) -> None:
                           "(default: the most any cell has)")
     sub.add_argument("--std", choices=["sample", "population"], default="sample",
                      help="standard deviation over seeds: sample (ddof=1, default) or population (ddof=0)")
+    sub.add_argument("--held-out", nargs="*", default=[], metavar="SET=LANGUAGE",
+                     help="leave-one-out sets and the language each holds out: writes the leave-one-out table")
     sub.add_argument("--output-dir", required=True)
 
     sub = command("status", cmd_status, "where each cell of the matrix stands: not started, queued, running, done, failed, "

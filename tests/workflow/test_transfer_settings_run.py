@@ -41,6 +41,8 @@ def test_a_set_is_trained_on_its_languages_and_is_a_row_of_the_tables(transfer_r
     overlap = pd.read_csv(transfer_run / "results" / "overlap.csv")
     assert sorted(overlap.loc[overlap["train_language"] == "hau+luo", "eval_language"]) == ["swa"]
     assert sorted(overlap.loc[overlap["train_language"] == "all-but-swa", "eval_language"]) == ["swa"]
+    loo = pd.read_csv(transfer_run / "results" / "leave_one_out.csv")
+    assert list(loo["held_out"]) == ["swa"] and loo["best_single_source"].iloc[0] in {"hau", "luo"}
     card = (runs / "hau+luo" / "base" / "seed1" / "README.md").read_text()
     assert "### Test set: hau" in card and "### Test set: luo" in card
 

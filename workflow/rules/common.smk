@@ -124,7 +124,12 @@ def option_text(options):
 
 
 DATASET_OPTIONS = non_default(types=(list(EXP.dataset.types), list(DEFAULT_TYPES)))  # adapt, tables, analyses
-TABLE_OPTIONS = {**DATASET_OPTIONS, **non_default(std=(EXP.table_std, "sample"))}  # `nertransfer tables --std`
+# `nertransfer tables --std ... --held-out ...`: the leave-one-out sets trained, with the language each holds out
+LOO_TRAINED = {name: language for name, language in EXP.held_out.items() if name in TRAIN_LANGUAGES}
+TABLE_OPTIONS = {
+    **DATASET_OPTIONS,
+    **non_default(std=(EXP.table_std, "sample"), held_out=([f"{n}={x}" for n, x in LOO_TRAINED.items()], [])),
+}
 
 
 def types_option():
@@ -276,6 +281,7 @@ def zero_shot_tables():
     outputs += results([layout.CELLS_TABLE])
     axes = layout.grid_names() if any(cell.grid_point for cell in CELLS.values()) else []
     axes += layout.learning_curve_names() if any(cell.train_size != "full" for cell in CELLS.values()) else []
+    outputs += results(layout.leave_one_out_names() if LOO_TRAINED else [], "Leave-one-out", "axes.rst")
     return outputs + results(axes, "Grid search and learning curves", "axes.rst")
 
 

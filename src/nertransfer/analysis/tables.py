@@ -130,11 +130,12 @@ def in_language(frame: "pd.DataFrame", types: Sequence[str], ddof: int = 1) -> "
 
 
 def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, types: Sequence[str],
-                 records: Iterable[str | Path] = (), seeds: Seeds = Seeds()) -> list[Path]:
+                 records: Iterable[str | Path] = (), seeds: Seeds = Seeds(), held_out: Mapping[str, str] = {}) -> list[Path]:
     """Write every table (CSV, Markdown, LaTeX) and heatmap into `output_dir`; return the paths.
 
     With the fine-tunes' records folders, also the grid-search and learning-curve tables when
-    some cell has those axes.
+    some cell has those axes; with `held_out` (leave-one-out set -> its held-out language), the
+    leave-one-out table.
     """
     output_dir = Path(output_dir)
     frame = count_seeds(load_metrics(metric_files, types), seeds)
@@ -164,6 +165,10 @@ def write_tables(metric_files: Iterable[str | Path], output_dir: str | Path, typ
         if statistic == "mean":
             written.append(heatmap(table, output_dir / f"{stem}.png", f"Zero-shot {label} (mean over seeds)"))
     written += _in_language_table(frame, types, seeds, output_dir, spread)
+    if held_out:
+        from nertransfer.analysis.leave_one_out import write_leave_one_out
+
+        written += write_leave_one_out(frame, held_out, output_dir)
     if runs is not None:
         written += _axes_tables(runs, frame, output_dir)
     return written

@@ -152,6 +152,7 @@ def zero_shot_names(types: Sequence[str]) -> list[str]:
 
 GRID_STEMS = ("grid_dev", "grid_best")
 LEARNING_CURVE = "learning_curve"
+LEAVE_ONE_OUT = "leave_one_out"
 OVERLAP_STEMS = ("overlap", "overlap_correlation")
 OVERLAP_SCATTER = "overlap_scatter.png"
 
@@ -162,6 +163,10 @@ def grid_names() -> list[str]:
 
 def learning_curve_names() -> list[str]:
     return [*text_tables(LEARNING_CURVE), f"{LEARNING_CURVE}.png"]
+
+
+def leave_one_out_names() -> list[str]:
+    return text_tables(LEAVE_ONE_OUT)
 
 
 def overlap_names() -> list[str]:

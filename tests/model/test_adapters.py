@@ -155,6 +155,7 @@ def test_a_madx_task_adapter_trains_alone_over_a_frozen_language_adapter_and_a_f
     assert all(base[name].equal(start[name]) for name in base if name in start)
     recorded = json.loads((madx_run / "train_config.json").read_text())
     assert "language_adapter_sha256" in recorded and recorded["hyperparameters"]["adapter"] == MADX
+    assert "set_adapter" in (madx_run / "model" / "README.md").read_text()
 
 
 def test_swapping_the_language_adapter_changes_the_predictions(madx_run, language_adapters):

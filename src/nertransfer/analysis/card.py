@@ -30,6 +30,10 @@ def model_card(summary: Mapping[str, Any], dev: Mapping[str, Any],
                "changed. Load it with `PeftModel.from_pretrained(AutoModelForTokenClassification.from_pretrained(base, "
                "num_labels=..., id2label=...), this_folder)`, the labels in order from `labels.json`; "
                "`adapter_config.json` names the base.")
+    if adapter is not None and adapter["method"] == "madx":
+        loading += (" A MAD-X task adapter: it was trained over the language adapter `language_adapter.json` names; "
+                    "put a language's adapter under it with `model.load_adapter(folder, adapter_name=\"language\")` and "
+                    "`model.base_model.set_adapter([\"default\", \"language\"])` (nertransfer.model.adapters).")
     lines = [
         "---",
         f"library_name: {'transformers' if adapter is None else 'peft'}",

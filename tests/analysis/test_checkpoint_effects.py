@@ -72,3 +72,12 @@ def test_a_difference_whose_interval_excludes_zero_is_marked_with_its_interval_b
     assert overall["difference"] == pytest.approx(table.loc[("overall", "a"), "b"], abs=1e-3)  # the table's own difference
     markdown = (tmp_path / "r" / "effect_adapted_vs_base.md").read_text()
     assert markdown.count("*") >= 3 and "paired bootstrap over test sentences (200 resamples" in markdown
+
+
+def test_a_training_set_is_a_training_language_of_its_own_in_an_effect_table():
+    rows = [{"checkpoint": checkpoint, "train_language": train, "eval_language": "yor", "category": "overall", "f1": f1}
+            for checkpoint, train, f1 in (("e5", "hau+swa", 60.0), ("tiny", "hau+swa", 20.0),
+                                          ("e5", "hau", 50.0), ("tiny", "hau", 10.0))]
+    table = checkpoint_effect(cells_frame(rows), "e5", "tiny")
+    assert table.loc[("overall", "hau+swa"), "yor"] == pytest.approx(40.0)
+    assert table.loc[("overall", "hau"), "yor"] == pytest.approx(40.0)

@@ -89,8 +89,9 @@ def run_ner_f1(checkpoint: Path, language: str, hp: dict, folder: Path) -> dict:
     gold = [[names[g] for g in row["labels"] if g != -100] for row in test]
     truncated = sum(len(p) < len(words) for p, (words, _) in zip(predicted, test_sentences, strict=True))
     print(classification_report(gold, predicted, digits=4))
-    return {"f1": 100 * f1_score(gold, predicted), "precision": 100 * precision_score(gold, predicted),
-            "recall": 100 * recall_score(gold, predicted), "train_seconds": round(seconds, 1),
+    # seqeval returns numpy floats: plain ones, so that the summary is JSON (a numpy bool is not)
+    return {"f1": 100 * float(f1_score(gold, predicted)), "precision": 100 * float(precision_score(gold, predicted)),
+            "recall": 100 * float(recall_score(gold, predicted)), "train_seconds": round(seconds, 1),
             "test_sentences_truncated": truncated}
 
 
@@ -131,7 +132,7 @@ def main() -> None:
     difference = ours["f1"] - theirs["f1"]
     print(dump({"machine": machine(), "language": args.language, "settings": hp, "ours": ours, "run_ner": theirs,
                 "difference": round(difference, 2), "tolerance": args.tolerance,
-                "within_tolerance": abs(difference) <= args.tolerance, "repo": str(REPO)}))
+                "within_tolerance": bool(abs(difference) <= args.tolerance), "repo": str(REPO)}))
 
 
 if __name__ == "__main__":

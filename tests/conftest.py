@@ -5,8 +5,10 @@ Everything the tests read ships with the project (data/, tests/fixtures/): a clo
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -116,6 +118,27 @@ def fine_tune(checkpoint: Path, corpus: Path, hyperparameters: dict, output: Pat
 
     return train(FineTune(str(checkpoint), str(corpus / language / "train.txt"), str(corpus / language / "dev.txt"), TYPES,
                           Path(output), **job), TrainingSettings.from_mapping(hyperparameters))
+
+
+def train_command(checkpoint: Path, corpus: Path, hyperparameters: dict, output: Path, *options: str) -> list[str]:
+    """`nertransfer train` on the corpus's hau, as a job runs it, with the resumable state saved only when stopped."""
+    return [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(checkpoint),
+            "--train", str(corpus / "hau" / "train.txt"), "--dev", str(corpus / "hau" / "dev.txt"),
+            "--hyperparameters", json.dumps(hyperparameters), "--threads", "1", "--output", str(output),
+            "--save-state-every-seconds", "3600", *options]
+
+
+def stopped_after_first_epoch(command: list[str]) -> str:
+    """Run a fine-tune and send it SIGUSR2 (Slurm before preemption) once its first epoch is logged; its stderr, after
+    checking that it stopped as asked."""
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in job.stdout:
+        if line.startswith('{"epoch": 1'):
+            job.send_signal(signal.SIGUSR2)
+            break
+    _, err = job.communicate()
+    assert job.returncode != 0 and "stopped by signal" in err, err
+    return err
 
 
 @pytest.fixture(scope="session")

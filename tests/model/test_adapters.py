@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 
 import pytest
 
-from conftest import TINY_TRAINING, TYPES, fine_tune
+from conftest import TINY_TRAINING, TYPES, fine_tune, stopped_after_first_epoch, train_command
 from nertransfer.data.fingerprints import sha256_of
 
 LORA = {"method": "lora", "rank": 4, "alpha": 8, "dropout": 0.0}
@@ -80,17 +78,8 @@ def test_a_stopped_lora_fine_tune_saves_only_the_adapter_s_state_and_resumes_fro
     import torch
 
     hp = {**TINY_TRAINING, "epochs": 3, "adapter": LORA}
-    args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
-            "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
-            "--hyperparameters", json.dumps(hp), "--threads", "1", "--output", str(tmp_path / "run"),
-            "--save-state-every-seconds", "3600"]
-    job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in job.stdout:
-        if line.startswith('{"epoch": 1'):
-            job.send_signal(signal.SIGUSR2)
-            break
-    _, err = job.communicate()
-    assert job.returncode != 0 and "stopped by signal" in err, err
+    args = train_command(tiny_checkpoint, mini_corpus, hp, tmp_path / "run")
+    stopped_after_first_epoch(args)
     state = torch.load(tmp_path / "run.state" / "resume.pt", weights_only=False)
     assert all("lora_" in name or "classifier" in name for name in state["model"])
     resumed = subprocess.run(args, check=True, capture_output=True, text=True).stdout

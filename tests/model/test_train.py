@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import TINY_TRAINING, TYPES, fine_tune
+from conftest import TINY_TRAINING, TYPES, fine_tune, stopped_after_first_epoch, train_command
 
 TIMING = ("seconds", "train_tokens_per_second")
 
@@ -84,18 +84,8 @@ def test_a_killed_fine_tune_resumes_from_its_last_epoch_with_the_same_result(tmp
 def test_a_fine_tune_told_to_stop_saves_its_state_and_resumes_from_it(tmp_path, tiny_checkpoint, mini_corpus):
     """SIGTERM / SIGUSR2 (Slurm before preemption): finish the epoch, save the state, exit; also when
     time-based saving would not have saved yet."""
-    hp = {**TINY_TRAINING, "epochs": 4}
-    args = [sys.executable, "-m", "nertransfer", "train", "--checkpoint", str(tiny_checkpoint),
-            "--train", str(mini_corpus / "hau" / "train.txt"), "--dev", str(mini_corpus / "hau" / "dev.txt"),
-            "--hyperparameters", json.dumps(hp), "--threads", "1", "--output", str(tmp_path / "run"),
-            "--save-state-every-seconds", "3600"]
-    job = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in job.stdout:
-        if line.startswith('{"epoch": 1'):
-            job.send_signal(signal.SIGUSR2)
-            break
-    out, err = job.communicate()
-    assert job.returncode != 0 and "stopped by signal" in err, err
+    args = train_command(tiny_checkpoint, mini_corpus, {**TINY_TRAINING, "epochs": 4}, tmp_path / "run")
+    err = stopped_after_first_epoch(args)
     assert (tmp_path / "run.state" / "resume.pt").exists() and not (tmp_path / "run").exists()
     resumed = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     stopped_after = int(err.split("after epoch ")[1].split(";")[0])

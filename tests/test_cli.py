@@ -51,8 +51,11 @@ def test_status_says_which_checkpoint_setting_beats_a_top_level_training_value(t
 
 def test_ctrl_c_ends_status_watch_quietly_with_status_130(tmp_path):
     command = shutil.which("nertransfer", path=str(Path(sys.executable).parent)) or "nertransfer"
+    # SIGINT as a terminal leaves it: a shell without job control starts a background command (`pytest &`, CI
+    # runners) with SIGINT ignored, and the watch would inherit that and never see the Ctrl-C
     watch = subprocess.Popen([command, "status", "--watch", "0.5", "--csv", "-"], cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert watch.stdout.readline().startswith("row,"), "no status came"  # the loop is running
         time.sleep(0.3)

@@ -119,3 +119,11 @@ def test_the_schema_checks_a_set_s_shape():
     assert schema_errors(sets_config({"x/y": ["hau", "swa"]})).startswith("config key 'train_sets'")
     assert schema_errors(sets_config({"hau+swa": ["hau", "swa"]}, sampling_alpha=[0.3])) == ""
     assert schema_errors(sets_config({}, sampling_alpha=[1.5])).startswith("config key 'experiment.sampling_alpha[0]'")
+
+
+def test_sampling_in_a_block_without_a_set_is_said_to_do_nothing():
+    experiment = load_experiment(sets_config({"hau+swa": ["hau", "swa"]}, train_languages=["hau+swa"],
+                                             extra=[{"train_languages": ["yor"], "sampling_alpha": [0.5]}]), REPO)
+    assert [cell.id for cell in experiment.cells()] == ["tiny/hau+swa/base/seed1", "tiny/yor/base/seed1"]
+    assert any(note.startswith("config key 'experiment.extra[0].sampling_alpha': this block trains no training set")
+               for note in experiment.notes)

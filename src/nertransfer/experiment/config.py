@@ -478,6 +478,11 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
     )
     _check_methods(experiment, dataset)
     effects, notes = _effects_of_trained(analyses, {cell.checkpoint for cell in experiment.cells()})
+    for i, block in enumerate(experiment.blocks):  # an axis only sets take, given to a block without one
+        if "sampling_alpha" in block.setup and all(len(experiment.languages_of(name)) == 1 for name in block.train_languages):
+            key = "experiment" if i == 0 else f"experiment.extra[{i - 1}]"
+            notes.append(f"config key '{key}.sampling_alpha': this block trains no training set, and a single language "
+                         "ignores language sampling: it adds no cells")
     _check_windows_fit(experiment)
     experiment = _resolve_data(experiment, base, workflow_dir)
     return replace(experiment, analyses={**analyses, "checkpoint_effects": effects}, notes=tuple(notes))

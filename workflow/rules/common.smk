@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from nertransfer.experiment import layout
-from nertransfer.experiment.axes import FULL
+from nertransfer.experiment.axes import FULL, language_adapters_of
 from nertransfer.experiment.config import (
     ConfigError,
     ConfigFileError,
@@ -151,9 +151,11 @@ def results_folder(wildcards, output):
 def train_inputs(wildcards):
     """train and dev: a file each, or (a training set) a list of one per language, in the set's order."""
     cell = cell_of(wildcards)
-    data = EXP.training_data(cell)
-    inputs = {split: [path for role, path in data.items() if role.partition(".")[0] == split] for split in ("train", "dev")}
-    inputs = {split: paths[0] if len(paths) == 1 else paths for split, paths in inputs.items()}
+    files = {
+        split: [EXP.dataset.file(language, split) for language in EXP.languages_of(cell.train_language)]
+        for split in ("train", "dev")
+    }
+    inputs = {split: paths[0] if len(paths) == 1 else paths for split, paths in files.items()}
     # built, downloaded, adapted, or another cell's model (not a folder of the user's)
     if EXP.checkpoints[cell.checkpoint].made_by is not None:
         inputs["checkpoint"] = EXP.checkpoint_dir(cell)
@@ -191,7 +193,7 @@ def evaluate_arguments(cell, language):
 ADAPTERS = any(cell.method != FULL for cell in CELLS.values())  # some cell saves an adapter, not a whole model
 
 
-MADX = any(EXP.language_adapter(cell, cell.train_language) for cell in CELLS.values())  # some cell swaps language adapters
+MADX = any(language_adapters_of(cell.method) for cell in CELLS.values())  # some cell swaps language adapters
 
 
 def evaluation_language_adapter(wildcards):

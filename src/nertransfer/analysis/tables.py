@@ -77,11 +77,16 @@ def matrix(frame: "pd.DataFrame", category: str, statistic: str, ddof: int = 1) 
     return table[sorted(table.columns)]
 
 
+def _flagged(frame: "pd.DataFrame", category: str, like: "pd.DataFrame", flag) -> "pd.DataFrame":
+    """True where `flag(rows)` holds for some record of a matrix cell (same shape as `like`)."""
+    subset = frame[frame["category"] == category]
+    flags = flag(subset).groupby([subset[a] for a in [*row_axes(frame), "eval_language"]]).any()
+    return flags.unstack("eval_language").reindex_like(like).fillna(False).astype(bool)
+
+
 def short_of_seeds(frame: "pd.DataFrame", category: str, like: "pd.DataFrame") -> "pd.DataFrame":
     """True where a matrix cell averages fewer seeds than configured (same shape as `like`)."""
-    subset = frame[frame["category"] == category]
-    short = (subset["seeds"] < subset["seeds_configured"]).groupby([subset[a] for a in [*row_axes(frame), "eval_language"]]).any()
-    return short.unstack("eval_language").reindex_like(like).fillna(False).astype(bool)
+    return _flagged(frame, category, like, lambda rows: rows["seeds"] < rows["seeds_configured"])
 
 
 def marked(table: "pd.DataFrame", flags: "pd.DataFrame", mark: str = FEWER,
@@ -100,19 +105,10 @@ def marked(table: "pd.DataFrame", flags: "pd.DataFrame", mark: str = FEWER,
 
 
 def adapter_fallback(frame: "pd.DataFrame", category: str, like: "pd.DataFrame") -> "pd.DataFrame":
-    """True where a matrix cell's evaluation used another language's adapter (MAD-X without one for its language)."""
-    subset = frame[frame["category"] == category]
-    used = subset["language_adapter"] if "language_adapter" in subset else _no_adapters(subset)
-    fallback = ((used != "") & (used != subset["eval_language"])).groupby(
-        [subset[a] for a in [*row_axes(frame), "eval_language"]]).any()
-    return fallback.unstack("eval_language").reindex_like(like).fillna(False).astype(bool)
-
-
-def _no_adapters(frame: "pd.DataFrame") -> "pd.Series":
-    """Records of no MAD-X cell: none used a language adapter."""
-    import pandas as pd
-
-    return pd.Series("", index=frame.index)
+    """True where a matrix cell's evaluation used another language's adapter (MAD-X without one for its language;
+    load_metrics gives every record a language_adapter, "" when none was used)."""
+    return _flagged(frame, category, like, lambda rows: (rows["language_adapter"] != "")
+                    & (rows["language_adapter"] != rows["eval_language"]))
 
 
 def in_language(frame: "pd.DataFrame", types: Sequence[str], ddof: int = 1) -> "pd.DataFrame":

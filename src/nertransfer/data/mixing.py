@@ -21,11 +21,11 @@ from typing import Sequence, TypeVar
 T = TypeVar("T")
 
 
-def union(per_language: Sequence[tuple[str, Sequence[T]]]) -> tuple[list[T], list[int]]:
+def union(per_language: Sequence[Sequence[T]]) -> tuple[list[T], list[int]]:
     """The items of every language, in the order given (the set's, which the config fixes in the dataset's
     language order), and for each item the index of its language."""
     items, sources = [], []
-    for index, (_, language_items) in enumerate(per_language):
+    for index, language_items in enumerate(per_language):
         items.extend(language_items)
         sources.extend([index] * len(language_items))
     return items, sources

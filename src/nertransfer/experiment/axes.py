@@ -131,6 +131,13 @@ def _method_label(value: Any) -> str:
     return "-".join([kind, *changed])
 
 
+def language_adapters_of(method: Any) -> str | None:
+    """The adapt checkpoint whose language adapters a MAD-X method trains over; None for another method."""
+    if method == FULL or method[0] != MADX:
+        return None
+    return dict(method[1])["language_adapters"]
+
+
 def _method_training(value: Any) -> dict[str, Any]:
     kind, settings = value
     return {"adapter": {"method": kind, **{key: list(v) if isinstance(v, tuple) else v for key, v in settings}}}

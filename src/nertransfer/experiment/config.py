@@ -22,7 +22,7 @@ from nertransfer.experiment import axes
 from nertransfer.experiment.checkpoints import KINDS, AdaptedCheckpoint, Checkpoint, check_placeholders
 from nertransfer.experiment.errors import ConfigError
 from nertransfer.experiment.layout import Layout
-from nertransfer.experiment.matrix import BOOTSTRAP_RESAMPLES, DEFAULT_TYPES, Block, Dataset, Experiment
+from nertransfer.experiment.matrix import BOOTSTRAP_RESAMPLES, DEFAULT_TYPES, Block, Cell, Dataset, Experiment
 
 
 def _key(path) -> str:
@@ -301,10 +301,13 @@ def _train_sets(spec: Mapping[str, Any], dataset: Dataset, eval_languages: tuple
     held_out: dict[str, str] = {}
     families: dict[str, tuple[str, ...]] = {}
 
-    def add(name: str, languages: Iterable[str], key: str) -> None:
+    def free(name: str, key: str) -> None:
         if name in dataset.languages or name == "all":
             raise ConfigError(key, f"{name!r} is a language of dataset '{dataset.name}'" if name != "all" else
                               "'all' is reserved for every language of the dataset; choose another name")
+
+    def add(name: str, languages: Iterable[str], key: str) -> None:
+        free(name, key)
         if name in sets:
             raise ConfigError(key, f"the training set {name!r} is defined twice (a leave-one-out family names its sets "
                               "<family>-<held-out language>); choose another name")
@@ -318,8 +321,7 @@ def _train_sets(spec: Mapping[str, Any], dataset: Dataset, eval_languages: tuple
             if len(pool) < 3 or not held:
                 raise ConfigError(f"{key}.leave_one_out", f"expected at least 3 languages, one of them an evaluation "
                                   f"language (each set leaves out one and trains on the rest); got {', '.join(pool)}")
-            if name in dataset.languages:
-                raise ConfigError(key, f"{name!r} is a language of dataset '{dataset.name}'")
+            free(name, key)  # a family's name stands for its sets in train_languages
             families[name] = tuple(f"{name}-{language}" for language in held)
             for language in held:
                 add(f"{name}-{language}", [other for other in pool if other != language], key)
@@ -476,14 +478,15 @@ def load_experiment(config: Mapping[str, Any], base: str | Path = ".", workflow_
         train_sets=train_sets,
         held_out=held_out,
     )
-    _check_methods(experiment, dataset)
-    effects, notes = _effects_of_trained(analyses, {cell.checkpoint for cell in experiment.cells()})
+    cells = experiment.cells()  # worked out once for the checks below
+    _check_methods(experiment, cells, dataset)
+    effects, notes = _effects_of_trained(analyses, {cell.checkpoint for cell in cells})
     for i, block in enumerate(experiment.blocks):  # an axis only sets take, given to a block without one
         if "sampling_alpha" in block.setup and all(len(experiment.languages_of(name)) == 1 for name in block.train_languages):
             key = "experiment" if i == 0 else f"experiment.extra[{i - 1}]"
             notes.append(f"config key '{key}.sampling_alpha': this block trains no training set, and a single language "
                          "ignores language sampling: it adds no cells")
-    _check_windows_fit(experiment)
+    _check_windows_fit(experiment, cells)
     experiment = _resolve_data(experiment, base, workflow_dir)
     return replace(experiment, analyses={**analyses, "checkpoint_effects": effects}, notes=tuple(notes))
 
@@ -553,20 +556,20 @@ def _folder(config: Mapping[str, Any], key: str, default: str) -> str:
     return folder
 
 
-def _check_methods(experiment: Experiment, dataset: Dataset) -> None:
+def _check_methods(experiment: Experiment, cells: Sequence[Cell], dataset: Dataset) -> None:
     """Language adapters are used through MAD-X only, and a MAD-X cell's adapters are of its own start, for a language."""
     for checkpoint in experiment.checkpoints.values():
         if isinstance(checkpoint, AdaptedCheckpoint) and checkpoint.languages != "all":
             _languages(checkpoint.languages, dataset, f"checkpoints.{checkpoint.name}.adapt.languages")
-    for cell in experiment.cells():
+    for cell in cells:
         checkpoint = experiment.checkpoints[cell.checkpoint]
         if isinstance(checkpoint, AdaptedCheckpoint) and checkpoint.language_adapters:
             raise ConfigError("experiment.checkpoints", f"{cell.checkpoint!r} makes LoRA language adapters, not models to "
                               f"fine-tune (cell {cell.id}); use it as `methods: [{{madx: {{language_adapters: "
                               f"{cell.checkpoint}}}}}]` on the checkpoint it adapts")
-        if cell.method == axes.FULL or cell.method[0] != axes.MADX:
+        name = axes.language_adapters_of(cell.method)
+        if name is None:
             continue
-        name = dict(cell.method[1])["language_adapters"]
         adapters = experiment.checkpoints[name]
         key = f"methods: madx.language_adapters {name!r}"
         if not isinstance(adapters, AdaptedCheckpoint) or not adapters.language_adapters:
@@ -579,9 +582,9 @@ def _check_methods(experiment: Experiment, dataset: Dataset) -> None:
                               f"language's adapter, and {name!r} has none for {cell.train_language!r}")
 
 
-def _check_windows_fit(experiment: Experiment) -> None:
+def _check_windows_fit(experiment: Experiment, cells: Sequence[Cell]) -> None:
     """A model built here has a known number of subword positions; a longer max_length fails at the first long window."""
-    for cell in experiment.cells():
+    for cell in cells:
         root = experiment.root_checkpoint(cell.checkpoint)
         positions = root.max_positions()
         if positions is None:

@@ -54,6 +54,12 @@ class Dataset:
         return self.path.format(language=language, split=split)
 
 
+def data_role(split: str, language: str = "") -> str:
+    """How records and fingerprints name a data file a fine-tune reads: `train`, or `train.<language>` for one language
+    of a training set."""
+    return f"{split}.{language}" if language else split
+
+
 @dataclass(frozen=True)
 class Cell:
     """One fine-tune: a checkpoint trained on one language with one seed, and a value of every setup axis.
@@ -148,10 +154,9 @@ class Experiment:
         """role -> data file a cell's fine-tune reads: `train` and `dev` for one language, `train.<language>` and
         `dev.<language>` for each language of a set (the roles its records and fingerprints are keyed by)."""
         languages = self.languages_of(cell.train_language)
-        if languages == (cell.train_language,):
-            return {split: self.dataset.file(cell.train_language, split) for split in ("train", "dev")}
-        return {f"{split}.{language}": self.dataset.file(language, split) for split in ("train", "dev")
-                for language in languages}
+        several = languages != (cell.train_language,)
+        return {data_role(split, language if several else ""): self.dataset.file(language, split)
+                for split in ("train", "dev") for language in languages}
 
     def cells(self) -> list[Cell]:
         """Every block's cells, then the cells that sequential transfer starts from, each once, in order."""
@@ -194,9 +199,10 @@ class Experiment:
         """A MAD-X cell's language adapter for a language (its training language's in training): (folder, the
         adapter's language). A language without an adapter falls back to the training language's; None for a cell
         of another method."""
-        if cell.method == axes.FULL or cell.method[0] != axes.MADX:
+        name = axes.language_adapters_of(cell.method)
+        if name is None:
             return None
-        adapters = self.checkpoints[dict(cell.method[1])["language_adapters"]]
+        adapters = self.checkpoints[name]
         used = language if adapters.has_adapter(language) else cell.train_language
         return adapters.folder(self, used), used
 

@@ -35,7 +35,7 @@ from nertransfer.data.fingerprints import check_planned, check_unchanged, data_s
 from nertransfer.data.mixing import epoch_sample, union
 from nertransfer.experiment.config import ConfigError
 from nertransfer.experiment.layout import DEV_METRICS, EPOCHS, MODEL, RESUME_FILE, STATE_SUMMARY, TRAIN_CONFIG, state_dir
-from nertransfer.experiment.matrix import DEFAULT_TRAINING
+from nertransfer.experiment.matrix import DEFAULT_TRAINING, data_role
 from nertransfer.model.adapters import load_trainable_state, save_adapter, trainable_state, with_adapter
 from nertransfer.model.collation import collate, fixed_shape
 from nertransfer.model.device import Compute, choose
@@ -103,21 +103,20 @@ class FineTune:
     languages: Sequence[str] = ()  # a training set: the language of each train and dev file, in their order
     language_adapter: str | None = None  # MAD-X: the training language's language adapter (a peft folder)
 
-    def data_roles(self) -> dict[str, str]:
-        """role -> data file: `train` and `dev`, or `train.<language>` and `dev.<language>` for each language of a set
-        (as nertransfer.experiment.matrix.Experiment.training_data names them)."""
-        if isinstance(self.train_file, str) and isinstance(self.dev_file, str) and not self.languages:
-            return {"train": self.train_file, "dev": self.dev_file}
-        trains, devs = _listed(self.train_file), _listed(self.dev_file)
-        if not (len(trains) == len(devs) == len(self.languages)) or len(set(self.languages)) != len(self.languages):
-            raise ValueError(f"a training set needs one train and one dev file per language, each language once: got "
-                             f"{len(trains)} train, {len(devs)} dev files for languages {', '.join(self.languages) or 'none'}")
-        return {**{f"train.{language}": path for language, path in zip(self.languages, trains, strict=True)},
-                **{f"dev.{language}": path for language, path in zip(self.languages, devs, strict=True)}}
-
     def sources(self, split: str) -> list[tuple[str, str]]:
-        """(language, file) of a split: ("", file) for a single language."""
-        return [(role.partition(".")[2], path) for role, path in self.data_roles().items() if role.partition(".")[0] == split]
+        """(language, file) of a split ("train" or "dev"): ("", file) for a single language."""
+        files = self.train_file if split == "train" else self.dev_file
+        if isinstance(files, str) and not self.languages:
+            return [("", files)]
+        files = _listed(files)
+        if len(files) != len(self.languages) or len(set(self.languages)) != len(self.languages):
+            raise ValueError(f"a training set needs one {split} file per language, each language once: got {len(files)} "
+                             f"{split} files for languages {', '.join(self.languages) or 'none'}")
+        return list(zip(self.languages, files, strict=True))
+
+    def data_roles(self) -> dict[str, str]:
+        """role -> data file, as nertransfer.experiment.matrix.Experiment.training_data names them (`data_role`)."""
+        return {data_role(split, language): path for split in ("train", "dev") for language, path in self.sources(split)}
 
     @property
     def model_folder(self) -> Path:
@@ -245,7 +244,7 @@ def labelled_windows(tokenizer, path: str | Sequence[str], types: Sequence[str],
     `keep`: the label set (other types become O); `size`: a seed-dependent subset of the sentences (of the union);
     `sources`: filled with each window's file index (its language), for language sampling.
     """
-    sentences, origin = union([(str(file), read_conll(file, types)) for file in _listed(path)])
+    sentences, origin = union([read_conll(file, types) for file in _listed(path)])
     chosen = training_subset(range(len(sentences)), size, seed)
     sentences, origin = [sentences[i] for i in chosen], [origin[i] for i in chosen]
     if keep is not None:
@@ -343,11 +342,11 @@ def _train_epoch(run: _Training, settings: TrainingSettings, epoch: int) -> dict
     parameters = list(model.parameters())  # listed once, not walked through every module at every step
     # the epoch's windows: every one once, or a language-sampled draw of as many (a training set with sampling_alpha)
     drawn = epoch_sample(run.window_sources, settings.sampling_alpha, settings.seed, epoch)
-    lengths, pad = [len(run.windows[i]) for i in drawn], run.tokenizer.pad_token_id
+    lengths, pad = [len(w) for w in run.windows], run.tokenizer.pad_token_id
     model.train()
     loss_sum, tokens = torch.zeros((), device=device), 0
-    batches = [[drawn[i] for i in batch] for batch in length_grouped_batches(lengths, settings.batch_size, run.shuffle)]
-    lengths = [len(w) for w in run.windows]
+    grouped = length_grouped_batches([lengths[i] for i in drawn], settings.batch_size, run.shuffle)
+    batches = [[drawn[i] for i in batch] for batch in grouped]
     for index, batch in enumerate(batches):
         members = [run.windows[i] for i in batch]
         shape = (fixed_shape(members, settings.max_length, settings.batch_size)
